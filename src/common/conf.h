@@ -1,0 +1,86 @@
+/*
+ * conf - the tern.conf INI file (parsed with libinih) as one plain struct.
+ *
+ * conf_load() fills every field with its default first, so callers read the
+ * struct without checking for presence. Relative paths are resolved against
+ * the directory of the config file. Unknown sections or keys are errors:
+ * a typo must not silently leave a default in place.
+ */
+#ifndef TERN_COMMON_CONF_H
+#define TERN_COMMON_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/cidr.h"
+
+/* The listeners a config can name, in [listen]. */
+enum conf_listener {
+	CONF_LISTEN_SMTP = 0,
+	CONF_LISTEN_SUBMISSION,
+	CONF_LISTEN_SUBMISSIONS,
+	CONF_LISTEN_IMAP,
+	CONF_LISTEN_IMAPS,
+	CONF_LISTEN_POP3,
+	CONF_LISTEN_POP3S,
+	CONF_LISTEN_LMTP,
+	CONF_LISTEN_HTTP,
+	CONF_LISTEN_HTTPS,
+	CONF_LISTEN_COUNT
+};
+
+struct conf {
+	char		*path;		/* absolute path of the file read */
+
+	/* [server] */
+	char		*hostname;
+	char		*data_dir;
+	char		*user;
+	int		 log_level;	/* enum log_level */
+	int		 io_threads;	/* blocking-work pool per worker */
+
+	/* [listen]: "addr:port[,addr:port...]" or NULL when off */
+	char		*listen[CONF_LISTEN_COUNT];
+
+	/* [tls] */
+	char		*tls_cert;
+	char		*tls_key;
+
+	/* [smtp] */
+	struct cidr_list mynetworks;
+	uint64_t	 max_message_size;
+	int		 max_recipients;
+	int		 max_errors;
+	int		 max_sessions;
+	int		 max_sessions_per_ip;
+	char		 recipient_delimiter;	/* '\0' = none */
+	uint64_t	 timeout_command;	/* seconds, RFC 5321 4.5.3.2 */
+	uint64_t	 timeout_data_block;
+	uint64_t	 timeout_data_init;
+	uint64_t	 banner_delay_ms;
+
+	/* [dns] */
+	char		*dns_servers;
+
+	/* [queue] */
+	int		 queue_remote_port;
+
+	/* [auth] */
+	int		 allow_plaintext_loopback;
+};
+
+/* Name of a listener as written in [listen] ("smtp", "submission", ...). */
+const char *conf_listener_name(enum conf_listener which);
+
+/*
+ * Load path into conf (allocated fields owned by conf). Returns 0, or -1 with
+ * a one-line reason ("tern.conf: unknown key 'foo' in [smtp]") in why.
+ */
+int	conf_load(struct conf *conf, const char *path, char *why, size_t whylen);
+/* Fill conf with defaults only (no file). */
+void	conf_defaults(struct conf *conf);
+void	conf_free(struct conf *conf);
+/* The config path to use: explicit, else $TERN_CONF, else /etc/tern/tern.conf. */
+const char *conf_default_path(const char *explicit_path);
+
+#endif
