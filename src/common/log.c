@@ -38,6 +38,12 @@ log_set_level(enum log_level level)
 	log_level = level;
 }
 
+int
+log_is_stderr(void)
+{
+	return log_to_stderr;
+}
+
 enum log_level
 log_get_level(void)
 {

@@ -18,6 +18,8 @@ enum log_level {
 /* ident names the process ("ternd", "ternd: smtpd"); to_stderr picks the sink. */
 void	log_init(const char *ident, int to_stderr, enum log_level level);
 void	log_set_level(enum log_level level);
+/* 1 when lines go to stderr (foreground), 0 for syslog. */
+int	log_is_stderr(void);
 enum log_level log_get_level(void);
 /* "error", "warn", "info", "debug" -> level; -1 when unknown. */
 int	log_level_parse(const char *name);
