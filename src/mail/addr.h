@@ -49,5 +49,18 @@ int	addr_local_unquoted(const struct addr *a, char *buf, size_t bufsize);
 int	addr_format(const struct addr *a, char *buf, size_t bufsize);
 /* 1 when the text is a valid domain name (LDH labels, or UTF-8 labels if utf8). */
 int	addr_domain_valid(const char *domain, size_t len, int utf8);
+/*
+ * 1 when the text is an RFC 5321 address literal, brackets included:
+ * "[192.0.2.1]" or "[IPv6:2001:db8::1]". Other tags are not registered, so
+ * a General-address-literal is refused.
+ */
+int	addr_literal_valid(const char *s, size_t len);
+
+/*
+ * The reason addr_parse_path() gives when the local part, the domain or the
+ * whole path is over its limit, so callers can answer "501 Path too long"
+ * (RFC 5321 4.5.3.1.10). Compare the pointer.
+ */
+extern const char addr_err_too_long[];
 
 #endif
