@@ -136,4 +136,34 @@ void		 dir_resolve(struct dir *, const char *address, char delimiter,
 		    struct dir_resolution *out);
 void		 dir_resolution_free(struct dir_resolution *res);
 
+/*
+ * Additions to the interface above.
+ *
+ * A struct dir keeps prepared statements: use one handle from one thread at
+ * a time (each pool thread opens its own).
+ */
+
+/* A disabled user resolves to DIR_RESOLVE_DISABLED and cannot log in. */
+int		 dir_user_set_enabled(struct dir *, const char *address, int enabled,
+		    char *why, size_t whylen);
+
+/*
+ * Group several changes so that all or none of them land. dir_begin takes
+ * the write lock at once (waiting up to the busy timeout); no nesting.
+ * dir_rollback accepts a handle without an open transaction.
+ */
+int		 dir_begin(struct dir *, char *why, size_t whylen);
+int		 dir_commit(struct dir *, char *why, size_t whylen);
+void		 dir_rollback(struct dir *);
+
+/*
+ * 1 when domain (lower-case) is a plausible name to serve mail for:
+ * dot-separated labels of letters, digits, '-' or UTF-8 bytes, 1-63 octets
+ * each, 253 in all. dir_domain_add refuses anything else.
+ */
+int		 dir_domain_name_ok(const char *domain);
+
+/* "local", "relay" or "none". */
+const char	*dir_domain_kind_name(enum dir_domain_kind kind);
+
 #endif
