@@ -1,0 +1,107 @@
+/*
+ * smtpd_private - what the files of src/smtpd share: the server and the session.
+ */
+#ifndef TERN_SMTPD_SMTPD_PRIVATE_H
+#define TERN_SMTPD_SMTPD_PRIVATE_H
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include "common/conf.h"
+#include "deliver/deliver.h"
+#include "mail/addr.h"
+#include "net/linebuf.h"
+#include "smtpd/smtpd_cmd.h"
+#include "smtpd/smtpd_msg.h"
+
+struct event_base;
+struct evconnlistener;
+struct bufferevent;
+struct dir;
+struct pool;
+struct smtpd_session;
+
+struct smtpd_server {
+	const struct conf	*conf;
+	struct event_base	*base;
+	struct pool		*pool;
+	struct dir		*dir;
+	char			 spool_dir[PATH_MAX];
+	struct evconnlistener	**listeners;
+	size_t			 nlisteners;
+	TAILQ_HEAD(, smtpd_session) sessions;
+	int			 nsessions;
+	int			 stopping;
+	struct event		*stop_deadline;
+};
+
+enum smtpd_state {
+	SMTPD_S_CONNECTED = 0,	/* greeting sent, no HELO yet */
+	SMTPD_S_HELO,		/* HELO/EHLO done, no transaction */
+	SMTPD_S_MAIL,		/* MAIL accepted */
+	SMTPD_S_RCPT,		/* at least one RCPT accepted */
+	SMTPD_S_DATA,		/* reading DATA lines */
+	SMTPD_S_BDAT,		/* between or inside BDAT chunks */
+	SMTPD_S_COMMIT,		/* message handed to the pool */
+	SMTPD_S_CLOSING,	/* last reply queued, closing after flush */
+};
+
+struct smtpd_rcpt {
+	char	address[ADDR_PATH_MAX + 1];
+};
+
+struct smtpd_tx {
+	char			 msgid[13];
+	char			 from[ADDR_PATH_MAX + 1];	/* "" for <> */
+	int			 smtputf8;
+	int			 eightbit;
+	uint64_t		 size_declared;
+	struct smtpd_rcpt	*rcpts;
+	size_t			 nrcpts;
+	struct deliver_target	*targets;	/* distinct mailboxes */
+	size_t			 ntargets;
+	struct smtpd_msg	 msg;
+	int			 msg_open;
+	int			 data_prev_crlf;	/* last DATA line ended in CRLF */
+	uint64_t		 bdat_left;		/* bytes of the current chunk still to read */
+	int			 bdat_last;
+	int			 bdat_discard;		/* chunk read only to stay in step */
+	struct deliver_job	 job;
+};
+
+struct smtpd_session {
+	TAILQ_ENTRY(smtpd_session) entry;
+	struct smtpd_server	*srv;
+	struct bufferevent	*bev;
+	enum conf_listener	 kind;
+	char			 id[17];
+	struct sockaddr_storage	 peer;
+	char			 peer_ip[INET6_ADDRSTRLEN];
+	int			 mynetwork;
+	enum smtpd_state	 state;
+	char			 helo[256];
+	int			 esmtp;
+	int			 errors;
+	int			 commit_pending;	/* a pool job refers to this session */
+	int			 dead;			/* connection gone, free when job ends */
+	struct linebuf		 lb;
+	char			 line[SMTPD_CMD_LINE_MAX + 2];
+	struct smtpd_tx		 tx;
+};
+
+/* smtpd_session.c */
+void	smtpd_session_start(struct smtpd_server *srv, int fd, struct sockaddr *sa,
+	    int salen, enum conf_listener kind);
+/* Server shutdown: close idle sessions now, the others after their transaction. */
+void	smtpd_session_shutdown(struct smtpd_session *s);
+
+/* smtpd_tx.c: transaction bookkeeping */
+void	smtpd_tx_reset(struct smtpd_session *s);
+int	smtpd_tx_add_target(struct smtpd_session *s, const char *path, uint64_t quota);
+int	smtpd_tx_begin_message(struct smtpd_session *s);
+
+/* smtpd.c */
+void	smtpd_server_session_gone(struct smtpd_server *srv, struct smtpd_session *s);
+
+#endif

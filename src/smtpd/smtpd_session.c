@@ -1,0 +1,759 @@
+/*
+ * smtpd_session - one SMTP connection: the RFC 5321 state machine.
+ *
+ * Input is handled one command at a time from the connection's buffer, so
+ * pipelined commands (RFC 2920) are answered in order; while a message is
+ * being committed on the pool the session reads nothing more. Every client
+ * error is a reply and a counter, never a crash: past max_errors the
+ * session ends with 421.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "common/cidr.h"
+#include "common/log.h"
+#include "common/str.h"
+#include "common/xalloc.h"
+#include "deliver/maildir.h"
+#include "directory/dir.h"
+#include "net/pool.h"
+#include "smtpd/smtpd_private.h"
+
+static void	session_read(struct bufferevent *bev, void *arg);
+static void	session_event(struct bufferevent *bev, short what, void *arg);
+static void	session_process(struct smtpd_session *s);
+
+static void	reply(struct smtpd_session *s, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+static void
+reply(struct smtpd_session *s, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+static void
+session_free(struct smtpd_session *s)
+{
+	smtpd_tx_reset(s);
+	free(s->tx.rcpts);
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
+	smtpd_server_session_gone(s->srv, s);
+	free(s);
+}
+
+/* The connection is finished: free now, or once the pool job returns. */
+static void
+session_close(struct smtpd_session *s, const char *reason)
+{
+	log_info("session=%s event=disconnect reason=%s", s->id, reason);
+	if (s->commit_pending) {
+		s->dead = 1;
+		bufferevent_free(s->bev);
+		s->bev = NULL;
+		return;
+	}
+	session_free(s);
+}
+
+static void
+close_when_flushed(struct bufferevent *bev, void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		session_close(s, "server");
+}
+
+/* Queue the last reply already written, then close once it has been sent. */
+static void
+session_end(struct smtpd_session *s)
+{
+	s->state = SMTPD_S_CLOSING;
+	bufferevent_disable(s->bev, EV_READ);
+	bufferevent_setcb(s->bev, NULL, close_when_flushed, session_event, s);
+	bufferevent_enable(s->bev, EV_WRITE);
+	close_when_flushed(s->bev, s);
+}
+
+/* A reply to a client mistake: counted, and past the limit the session ends. */
+static void
+reply_error(struct smtpd_session *s, const char *text)
+{
+	reply(s, "%s", text);
+	if (++s->errors >= s->srv->conf->max_errors) {
+		log_info("session=%s event=too-many-errors errors=%d", s->id, s->errors);
+		reply(s, "421 4.7.0 %s Error: too many errors", s->srv->conf->hostname);
+		session_end(s);
+	}
+}
+
+static void
+set_timeout(struct smtpd_session *s, uint64_t seconds)
+{
+	struct timeval tv = { .tv_sec = (time_t)seconds };
+
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
+/* --- transaction end: hand the message to the pool, reply when it is durable --- */
+
+static void
+commit_work(void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	deliver_commit(&s->tx.job);
+}
+
+static void
+commit_done(void *arg)
+{
+	struct smtpd_session *s = arg;
+	struct smtpd_tx *tx = &s->tx;
+	struct deliver_job *job = &tx->job;
+
+	s->commit_pending = 0;
+	close(tx->msg.fd);
+	tx->msg.fd = -1;
+	smtpd_msg_release(&tx->msg);
+	tx->msg_open = 0;
+	if (job->status == DELIVER_OK)
+		log_info("session=%s msgid=%s event=delivered from=<%s> nrcpt=%zu "
+		    "mailboxes=%zu size=%llu", s->id, tx->msgid, tx->from, tx->nrcpts,
+		    tx->ntargets, (unsigned long long)job->size);
+	else
+		log_warn("session=%s msgid=%s event=deferred reason=\"%s\"", s->id,
+		    tx->msgid, job->why);
+	if (s->dead) {
+		session_free(s);
+		return;
+	}
+	switch (job->status) {
+	case DELIVER_OK:
+		reply(s, "250 2.0.0 Ok: queued as %s", tx->msgid);
+		break;
+	case DELIVER_OVERQUOTA:
+		reply(s, "452 4.2.2 Mailbox full");
+		break;
+	default:
+		reply(s, "451 4.3.0 Error: local delivery failed, try again later");
+		break;
+	}
+	smtpd_tx_reset(s);
+	s->state = SMTPD_S_HELO;
+	set_timeout(s, s->srv->conf->timeout_command);
+	if (s->srv->stopping) {
+		reply(s, "421 4.3.2 %s Service shutting down", s->srv->conf->hostname);
+		session_end(s);
+		return;
+	}
+	bufferevent_enable(s->bev, EV_READ);
+	session_process(s);
+}
+
+/* The client's message is complete (DATA dot or BDAT LAST): check, then commit. */
+static void
+message_end(struct smtpd_session *s)
+{
+	struct smtpd_tx *tx = &s->tx;
+	struct smtpd_msg *msg = &tx->msg;
+
+	smtpd_msg_finish(msg);
+	s->state = SMTPD_S_HELO;
+	if (msg->too_big) {
+		reply_error(s, "552 5.3.4 Error: message exceeds fixed maximum message size");
+	} else if (msg->too_long) {
+		reply_error(s, "500 5.5.2 Error: line too long (RFC 5321: at most 1000 octets)");
+	} else if (msg->hops > SMTPD_MSG_MAX_HOPS) {
+		reply(s, "554 5.4.6 Error: too many hops (mail loop?)");
+	} else if (msg->io_error != 0) {
+		log_error("session=%s msgid=%s event=spool-error: %s", s->id, tx->msgid,
+		    strerror(msg->io_error));
+		reply(s, "451 4.3.0 Error: cannot store message, try again later");
+	} else {
+		struct deliver_job *job = &tx->job;
+		memset(job, 0, sizeof(*job));
+		job->spool_fd = msg->fd;
+		str_copy(job->spool_path, msg->path, sizeof(job->spool_path));
+		job->size = msg->file_size;
+		job->targets = tx->targets;
+		job->ntargets = tx->ntargets;
+		s->state = SMTPD_S_COMMIT;
+		s->commit_pending = 1;
+		bufferevent_disable(s->bev, EV_READ);
+		pool_submit(s->srv->pool, commit_work, commit_done, s);
+		return;
+	}
+	log_info("session=%s msgid=%s event=rejected size=%llu too_big=%d too_long=%d "
+	    "hops=%d", s->id, tx->msgid, (unsigned long long)msg->body_size, msg->too_big,
+	    msg->too_long, msg->hops);
+	smtpd_tx_reset(s);
+}
+
+/* --- DATA: lines up to CRLF.CRLF --- */
+
+static void
+data_input(struct smtpd_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct smtpd_tx *tx = &s->tx;
+	size_t len;
+	int crlf;
+
+	while (s->state == SMTPD_S_DATA) {
+		enum linebuf_status st = linebuf_next(&s->lb, in, s->line, &len, &crlf);
+		if (st == LINEBUF_NEED_MORE)
+			return;
+		if (st == LINEBUF_TOO_LONG) {
+			tx->msg.too_long = 1;
+			tx->data_prev_crlf = 0;
+			continue;
+		}
+		/* Only CRLF "." CRLF ends the message (no SMTP smuggling with
+		 * bare LF or CR around the dot). */
+		if (len == 1 && s->line[0] == '.' && crlf && tx->data_prev_crlf) {
+			s->lb.max = SMTPD_CMD_LINE_MAX;
+			message_end(s);
+			return;
+		}
+		tx->data_prev_crlf = crlf;
+		if (len > 0 && s->line[0] == '.')
+			smtpd_msg_line(&tx->msg, s->line + 1, len - 1);
+		else
+			smtpd_msg_line(&tx->msg, s->line, len);
+	}
+}
+
+/* --- BDAT: counted chunks (RFC 3030) --- */
+
+/* A chunk has been read completely. */
+static void
+bdat_chunk_done(struct smtpd_session *s)
+{
+	struct smtpd_tx *tx = &s->tx;
+
+	if (tx->bdat_discard) {
+		/* The chunk of a refused BDAT: read only to stay in step. */
+		tx->bdat_discard = 0;
+		return;
+	}
+	if (tx->bdat_last) {
+		message_end(s);
+		return;
+	}
+	if (tx->msg.too_big) {
+		/* Say so now rather than after gigabytes more. */
+		smtpd_tx_reset(s);
+		s->state = SMTPD_S_HELO;
+		reply_error(s, "552 5.3.4 Error: message exceeds fixed maximum message size");
+		return;
+	}
+	reply(s, "250 2.0.0 Ok: %llu octets received",
+	    (unsigned long long)tx->msg.body_size);
+}
+
+/* Read chunk bytes; returns 1 when the chunk is complete. */
+static int
+bdat_input(struct smtpd_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct smtpd_tx *tx = &s->tx;
+
+	while (tx->bdat_left > 0) {
+		struct evbuffer_iovec vec;
+		if (evbuffer_peek(in, -1, NULL, &vec, 1) < 1 || vec.iov_len == 0)
+			return 0;
+		size_t take = vec.iov_len < tx->bdat_left ? vec.iov_len : (size_t)tx->bdat_left;
+		if (!tx->bdat_discard)
+			smtpd_msg_feed(&tx->msg, vec.iov_base, take);
+		evbuffer_drain(in, take);
+		tx->bdat_left -= take;
+	}
+	bdat_chunk_done(s);
+	return 1;
+}
+
+/* --- commands --- */
+
+static void
+cmd_helo(struct smtpd_session *s, const struct smtpd_cmd *cmd)
+{
+	const struct conf *conf = s->srv->conf;
+
+	if (s->state >= SMTPD_S_MAIL)
+		smtpd_tx_reset(s);
+	str_copy(s->helo, cmd->helo, sizeof(s->helo));
+	s->state = SMTPD_S_HELO;
+	if (cmd->verb == SMTPD_CMD_HELO) {
+		s->esmtp = 0;
+		reply(s, "250 %s", conf->hostname);
+		return;
+	}
+	s->esmtp = 1;
+	reply(s, "250-%s Hello %s [%s]", conf->hostname, "there", s->peer_ip);
+	reply(s, "250-PIPELINING");
+	reply(s, "250-SIZE %llu", (unsigned long long)conf->max_message_size);
+	reply(s, "250-8BITMIME");
+	reply(s, "250-ENHANCEDSTATUSCODES");
+	reply(s, "250-SMTPUTF8");
+	reply(s, "250 CHUNKING");
+}
+
+static void
+cmd_mail(struct smtpd_session *s, const struct smtpd_cmd *cmd)
+{
+	struct smtpd_tx *tx = &s->tx;
+
+	if (s->state == SMTPD_S_CONNECTED) {
+		reply_error(s, "503 5.5.1 Error: send HELO/EHLO first");
+		return;
+	}
+	if (s->state != SMTPD_S_HELO) {
+		reply_error(s, "503 5.5.1 Error: nested MAIL command");
+		return;
+	}
+	if (!s->esmtp && (cmd->size_given || cmd->body != SMTPD_BODY_7BIT || cmd->smtputf8)) {
+		reply_error(s, "555 5.5.4 Error: ESMTP parameters need EHLO");
+		return;
+	}
+	if (cmd->body == SMTPD_BODY_BINARYMIME) {
+		reply_error(s, "555 5.5.4 Error: BODY=BINARYMIME is not supported");
+		return;
+	}
+	if (cmd->size_given && cmd->size > s->srv->conf->max_message_size) {
+		reply_error(s, "552 5.3.4 Error: message size exceeds fixed maximum message size");
+		return;
+	}
+	smtpd_tx_reset(s);
+	if (addr_format(&cmd->path, tx->from, sizeof(tx->from)) == -1) {
+		reply_error(s, "501 5.1.7 Error: sender address too long");
+		return;
+	}
+	tx->smtputf8 = cmd->smtputf8;
+	tx->eightbit = cmd->body == SMTPD_BODY_8BITMIME;
+	tx->size_declared = cmd->size_given ? cmd->size : 0;
+	str_random_hex(tx->msgid, 6);
+	for (char *p = tx->msgid; *p != '\0'; p++)
+		if (*p >= 'a' && *p <= 'f')
+			*p = (char)(*p - 'a' + 'A');
+	s->state = SMTPD_S_MAIL;
+	log_info("session=%s msgid=%s event=mail from=<%s>", s->id, tx->msgid, tx->from);
+	reply(s, "250 2.1.0 Ok");
+}
+
+/* Refuse a mailbox that is already full, or that the declared SIZE would overfill. */
+static int
+rcpt_over_quota(struct smtpd_session *s, const char *path, uint64_t quota)
+{
+	uint64_t used;
+
+	if (quota == 0 || maildir_usage(path, &used) == -1)
+		return 0;
+	return used >= quota || used + s->tx.size_declared > quota;
+}
+
+static void
+rcpt_accept_local(struct smtpd_session *s, const char *address,
+    const struct dir_resolution *res)
+{
+	char path[PATH_MAX];
+
+	if (res->nremote > 0) {
+		/* The alias forwards off this host: the outbound queue does that. */
+		reply(s, "451 4.3.0 <%s>: forwarding to remote addresses is not available yet",
+		    address);
+		return;
+	}
+	for (size_t i = 0; i < res->nmailboxes; i++) {
+		const struct dir_mailbox *mb = &res->mailboxes[i];
+		if (maildir_path(path, sizeof(path), s->srv->conf->data_dir, mb->domain,
+		    mb->local) == -1) {
+			log_error("session=%s event=bad-mailbox-name address=%s", s->id, address);
+			reply(s, "451 4.3.0 <%s>: mailbox unavailable", address);
+			return;
+		}
+		if (rcpt_over_quota(s, path, mb->quota)) {
+			reply(s, "452 4.2.2 <%s>: Mailbox full", address);
+			return;
+		}
+	}
+	for (size_t i = 0; i < res->nmailboxes; i++) {
+		maildir_path(path, sizeof(path), s->srv->conf->data_dir,
+		    res->mailboxes[i].domain, res->mailboxes[i].local);
+		smtpd_tx_add_target(s, path, res->mailboxes[i].quota);
+	}
+	struct smtpd_tx *tx = &s->tx;
+	tx->rcpts = xreallocarray(tx->rcpts, tx->nrcpts + 1, sizeof(*tx->rcpts));
+	str_copy(tx->rcpts[tx->nrcpts++].address, address, ADDR_PATH_MAX + 1);
+	s->state = SMTPD_S_RCPT;
+	log_info("session=%s msgid=%s event=rcpt to=<%s> mailboxes=%zu", s->id, tx->msgid,
+	    address, res->nmailboxes);
+	reply(s, "250 2.1.5 Ok");
+}
+
+/* The lookup key of a path: unquoted local part, '@', domain. */
+static int
+rcpt_key(struct smtpd_session *s, const struct smtpd_cmd *cmd, char *out, size_t outlen)
+{
+	char local[ADDR_LOCAL_MAX + 1];
+
+	if (cmd->path.is_postmaster) {
+		/* RFC 5321 4.5.1: <Postmaster> without domain is ours. */
+		snprintf(out, outlen, "postmaster@%s", s->srv->conf->hostname);
+		return 0;
+	}
+	if (addr_local_unquoted(&cmd->path, local, sizeof(local)) == -1)
+		return -1;
+	return snprintf(out, outlen, "%s@%s", local, cmd->path.domain) >= (int)outlen ? -1 : 0;
+}
+
+static void
+cmd_rcpt(struct smtpd_session *s, const struct smtpd_cmd *cmd)
+{
+	struct dir_resolution res;
+	char address[ADDR_PATH_MAX + 1], key[ADDR_PATH_MAX + 1];
+
+	if (s->state != SMTPD_S_MAIL && s->state != SMTPD_S_RCPT) {
+		reply_error(s, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	if (s->tx.nrcpts >= (size_t)s->srv->conf->max_recipients) {
+		reply(s, "452 4.5.3 Error: too many recipients");
+		return;
+	}
+	if (cmd->path.has_utf8 && !s->tx.smtputf8) {
+		reply_error(s, "553 5.6.7 Error: non-ASCII address needs MAIL FROM ... SMTPUTF8");
+		return;
+	}
+	if (addr_format(&cmd->path, address, sizeof(address)) == -1 ||
+	    rcpt_key(s, cmd, key, sizeof(key)) == -1) {
+		reply_error(s, "501 5.1.3 Error: bad recipient address syntax");
+		return;
+	}
+	if (cmd->path.is_literal) {
+		/* user@[1.2.3.4] is never one of our domains. */
+		res.status = DIR_RESOLVE_NOT_LOCAL;
+		res.mailboxes = NULL;
+		res.remote = NULL;
+		res.nmailboxes = res.nremote = 0;
+	} else
+		dir_resolve(s->srv->dir, key, s->srv->conf->recipient_delimiter, &res);
+
+	switch (res.status) {
+	case DIR_RESOLVE_OK:
+		rcpt_accept_local(s, address, &res);
+		break;
+	case DIR_RESOLVE_UNKNOWN:
+		log_info("session=%s event=rcpt-unknown to=<%s>", s->id, address);
+		reply_error(s, "550 5.1.1 Error: recipient address rejected: user unknown");
+		break;
+	case DIR_RESOLVE_DISABLED:
+		reply_error(s, "550 5.2.1 Error: mailbox disabled");
+		break;
+	case DIR_RESOLVE_LOOP:
+		log_warn("session=%s event=alias-loop to=<%s>", s->id, address);
+		reply(s, "554 5.4.6 Error: alias loop or expansion too large");
+		break;
+	case DIR_RESOLVE_NOT_LOCAL:
+		if (!s->mynetwork) {
+			log_info("session=%s event=relay-denied to=<%s>", s->id, address);
+			reply_error(s, "554 5.7.1 Error: relay access denied");
+			break;
+		}
+		/* FALLTHROUGH */
+	case DIR_RESOLVE_RELAY:
+		reply(s, "451 4.3.0 Error: relaying is not available yet (no outbound queue)");
+		break;
+	case DIR_RESOLVE_TEMPFAIL:
+	default:
+		reply(s, "451 4.3.0 Error: temporary directory failure");
+		break;
+	}
+	dir_resolution_free(&res);
+}
+
+static int
+begin_message(struct smtpd_session *s)
+{
+	if (smtpd_tx_begin_message(s) == -1) {
+		reply(s, "451 4.3.0 Error: cannot store message, try again later");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+cmd_data(struct smtpd_session *s, const struct smtpd_cmd *cmd)
+{
+	if (s->state == SMTPD_S_BDAT) {
+		reply_error(s, "503 5.5.1 Error: DATA after BDAT");
+		return;
+	}
+	if (s->state != SMTPD_S_RCPT) {
+		reply_error(s, "503 5.5.1 Error: need RCPT command");
+		return;
+	}
+	if (begin_message(s) == -1)
+		return;
+	s->state = SMTPD_S_DATA;
+	s->tx.data_prev_crlf = 1;
+	s->lb.max = SMTPD_CMD_LINE_MAX;	/* lines over 998 are flagged by the writer */
+	set_timeout(s, s->srv->conf->timeout_data_block);
+	reply(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+static void
+cmd_bdat(struct smtpd_session *s, const struct smtpd_cmd *cmd)
+{
+	struct smtpd_tx *tx = &s->tx;
+
+	/* Whatever the answer, the chunk's bytes follow and must be read. */
+	tx->bdat_left = cmd->chunk_size;
+	if (s->state != SMTPD_S_RCPT && s->state != SMTPD_S_BDAT) {
+		tx->bdat_discard = 1;
+		reply_error(s, "503 5.5.1 Error: need RCPT command");
+		return;
+	}
+	if (!tx->msg_open && begin_message(s) == -1) {
+		tx->bdat_discard = 1;
+		return;
+	}
+	s->state = SMTPD_S_BDAT;
+	tx->bdat_last = cmd->last;
+	set_timeout(s, s->srv->conf->timeout_data_block);
+	if (tx->bdat_left == 0)
+		bdat_input(s);
+}
+
+static void
+cmd_rset(struct smtpd_session *s)
+{
+	smtpd_tx_reset(s);
+	if (s->state != SMTPD_S_CONNECTED)
+		s->state = SMTPD_S_HELO;
+	reply(s, "250 2.0.0 Ok");
+}
+
+static void
+session_command(struct smtpd_session *s, size_t len)
+{
+	struct smtpd_cmd cmd;
+	const char *err;
+	char shown[128];
+
+	log_debug("session=%s event=command line=\"%s\"", s->id,
+	    str_printable(shown, sizeof(shown), s->line, len));
+	if (smtpd_cmd_parse(s->line, len, &cmd, &err) == -1) {
+		if (cmd.verb == SMTPD_CMD_BDAT || (cmd.verb == SMTPD_CMD_UNKNOWN &&
+		    str_prefix_ci(s->line, "BDAT "))) {
+			/* An unreadable chunk size leaves the byte stream unframed. */
+			reply(s, "%s", err);
+			reply(s, "421 4.5.0 %s Error: cannot continue after a bad BDAT",
+			    s->srv->conf->hostname);
+			session_end(s);
+			return;
+		}
+		reply_error(s, err);
+		return;
+	}
+	switch (cmd.verb) {
+	case SMTPD_CMD_HELO:
+	case SMTPD_CMD_EHLO:
+		cmd_helo(s, &cmd);
+		break;
+	case SMTPD_CMD_MAIL:
+		cmd_mail(s, &cmd);
+		break;
+	case SMTPD_CMD_RCPT:
+		cmd_rcpt(s, &cmd);
+		break;
+	case SMTPD_CMD_DATA:
+		cmd_data(s, &cmd);
+		break;
+	case SMTPD_CMD_BDAT:
+		cmd_bdat(s, &cmd);
+		break;
+	case SMTPD_CMD_RSET:
+		cmd_rset(s);
+		break;
+	case SMTPD_CMD_NOOP:
+		reply(s, "250 2.0.0 Ok");
+		break;
+	case SMTPD_CMD_QUIT:
+		reply(s, "221 2.0.0 Bye");
+		session_end(s);
+		break;
+	case SMTPD_CMD_HELP:
+		reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT "
+		    "HELP VRFY; see RFC 5321");
+		break;
+	case SMTPD_CMD_VRFY:
+		/* No address harvesting: neither confirm nor deny (RFC 5321 3.5.3). */
+		reply(s, "252 2.5.0 Cannot VRFY user, but will accept message and attempt "
+		    "delivery");
+		break;
+	case SMTPD_CMD_EXPN:
+		reply_error(s, "502 5.5.1 Error: EXPN is not available");
+		break;
+	case SMTPD_CMD_STARTTLS:
+	case SMTPD_CMD_AUTH:
+	case SMTPD_CMD_LHLO:
+	default:
+		reply_error(s, "502 5.5.1 Error: command not implemented");
+		break;
+	}
+}
+
+/* Handle everything buffered, as far as the state allows. */
+static void
+session_process(struct smtpd_session *s)
+{
+	struct evbuffer *in;
+	size_t len;
+	int crlf;
+
+	while (s->state != SMTPD_S_COMMIT && s->state != SMTPD_S_CLOSING) {
+		in = bufferevent_get_input(s->bev);
+		if (s->tx.bdat_left > 0) {
+			if (!bdat_input(s))
+				return;
+			continue;
+		}
+		if (s->state == SMTPD_S_DATA) {
+			data_input(s);
+			if (s->state == SMTPD_S_DATA)
+				return;
+			continue;
+		}
+		if (s->srv->stopping && s->state != SMTPD_S_BDAT) {
+			smtpd_session_shutdown(s);
+			return;
+		}
+		enum linebuf_status st = linebuf_next(&s->lb, in, s->line, &len, &crlf);
+		if (st == LINEBUF_NEED_MORE)
+			return;
+		if (st == LINEBUF_TOO_LONG) {
+			reply_error(s, "500 5.5.2 Error: line too long");
+			continue;
+		}
+		session_command(s, len);
+	}
+}
+
+static void
+session_read(struct bufferevent *bev, void *arg)
+{
+	session_process(arg);
+}
+
+static void
+session_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtpd_session *s = arg;
+
+	if (what & BEV_EVENT_TIMEOUT) {
+		log_info("session=%s event=timeout state=%d", s->id, s->state);
+		bufferevent_enable(bev, EV_WRITE);
+		reply(s, "421 4.4.2 %s Error: timeout exceeded", s->srv->conf->hostname);
+		session_end(s);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR)
+		session_close(s, strerror(EVUTIL_SOCKET_ERROR()));
+	else
+		session_close(s, s->state == SMTPD_S_CLOSING ? "quit" : "eof");
+}
+
+/* Open sessions from one address; a scan is cheap at max_sessions' scale. */
+static int
+sessions_from(struct smtpd_server *srv, const char *ip)
+{
+	struct smtpd_session *s;
+	int n = 0;
+
+	TAILQ_FOREACH(s, &srv->sessions, entry)
+		if (s->bev != NULL && strcmp(s->peer_ip, ip) == 0)
+			n++;
+	return n;
+}
+
+void
+smtpd_session_start(struct smtpd_server *srv, int fd, struct sockaddr *sa, int salen,
+    enum conf_listener kind)
+{
+	struct smtpd_session *s = xcalloc(1, sizeof(*s));
+	const void *ip;
+
+	s->srv = srv;
+	s->kind = kind;
+	s->tx.msg.fd = -1;
+	str_random_hex(s->id, 8);
+	memcpy(&s->peer, sa, (size_t)salen < sizeof(s->peer) ? (size_t)salen : sizeof(s->peer));
+	ip = sa->sa_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)sa)->sin6_addr :
+	    (const void *)&((struct sockaddr_in *)sa)->sin_addr;
+	inet_ntop(sa->sa_family, ip, s->peer_ip, sizeof(s->peer_ip));
+	s->mynetwork = cidr_list_match(&srv->conf->mynetworks, sa);
+	s->lb.max = SMTPD_CMD_LINE_MAX;
+	s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (s->bev == NULL) {
+		close(fd);
+		free(s);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
+	srv->nsessions++;
+	bufferevent_setcb(s->bev, session_read, NULL, session_event, s);
+	set_timeout(s, srv->conf->timeout_command);
+	log_info("session=%s event=connect listener=%s client=[%s] mynetwork=%d", s->id,
+	    conf_listener_name(kind), s->peer_ip, s->mynetwork);
+	if (srv->stopping || srv->nsessions > srv->conf->max_sessions) {
+		reply(s, "421 4.3.2 %s Service not available, try again later",
+		    srv->conf->hostname);
+		session_end(s);
+		return;
+	}
+	if (!s->mynetwork && sessions_from(srv, s->peer_ip) > srv->conf->max_sessions_per_ip) {
+		log_info("session=%s event=too-many-sessions client=[%s]", s->id, s->peer_ip);
+		reply(s, "421 4.7.0 %s Error: too many connections from your address",
+		    srv->conf->hostname);
+		session_end(s);
+		return;
+	}
+	reply(s, "220 %s ESMTP tern", srv->conf->hostname);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+void
+smtpd_session_shutdown(struct smtpd_session *s)
+{
+	switch (s->state) {
+	case SMTPD_S_DATA:
+	case SMTPD_S_BDAT:
+	case SMTPD_S_COMMIT:
+	case SMTPD_S_CLOSING:
+		/* A message in flight is finished first; its end closes. */
+		return;
+	default:
+		if (s->tx.bdat_left > 0)
+			return;
+		reply(s, "421 4.3.2 %s Service shutting down", s->srv->conf->hostname);
+		session_end(s);
+	}
+}

@@ -1,0 +1,101 @@
+/*
+ * smtpd_tx - one mail transaction: recipients, the spool file, the commit.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/str.h"
+#include "common/xalloc.h"
+#include "smtpd/smtpd_private.h"
+
+void
+smtpd_tx_reset(struct smtpd_session *s)
+{
+	struct smtpd_tx *tx = &s->tx;
+
+	if (tx->msg_open)
+		smtpd_msg_discard(&tx->msg);
+	free(tx->rcpts);
+	free(tx->targets);
+	memset(tx, 0, sizeof(*tx));
+	tx->msg.fd = -1;
+}
+
+int
+smtpd_tx_add_target(struct smtpd_session *s, const char *path, uint64_t quota)
+{
+	struct smtpd_tx *tx = &s->tx;
+
+	for (size_t i = 0; i < tx->ntargets; i++)
+		if (strcmp(tx->targets[i].path, path) == 0)
+			return 0;
+	tx->targets = xreallocarray(tx->targets, tx->ntargets + 1, sizeof(*tx->targets));
+	struct deliver_target *t = &tx->targets[tx->ntargets++];
+	memset(t, 0, sizeof(*t));
+	if (str_copy(t->path, path, sizeof(t->path)) == -1)
+		return -1;
+	t->quota = quota;
+	return 0;
+}
+
+/* RFC 5322 date-time of now, for the Received: header. */
+static void
+rfc5322_now(char *out, size_t outlen)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	strftime(out, outlen, "%a, %d %b %Y %H:%M:%S %z", &tm);
+}
+
+/* Return-Path: and Received: (RFC 5321 4.4), written before the client's bytes. */
+static void
+write_trace_headers(struct smtpd_session *s)
+{
+	struct smtpd_tx *tx = &s->tx;
+	char date[64], helo[300], head[2048];
+	const char *proto;
+	int n;
+
+	rfc5322_now(date, sizeof(date));
+	str_printable(helo, sizeof(helo), s->helo, strlen(s->helo));
+	if (tx->smtputf8)
+		proto = "UTF8SMTP";
+	else
+		proto = s->esmtp ? "ESMTP" : "SMTP";
+	n = snprintf(head, sizeof(head),
+	    "Return-Path: <%s>\r\n"
+	    "Received: from %s ([%s])\r\n"
+	    "\tby %s (tern) with %s id %s%s%s%s;\r\n"
+	    "\t%s\r\n",
+	    tx->from, helo, s->peer_ip, s->srv->conf->hostname, proto, tx->msgid,
+	    tx->nrcpts == 1 ? "\r\n\tfor <" : "",
+	    tx->nrcpts == 1 ? tx->rcpts[0].address : "",
+	    tx->nrcpts == 1 ? ">" : "", date);
+	if (n > 0 && (size_t)n < sizeof(head))
+		smtpd_msg_prepend(&tx->msg, head, (size_t)n);
+}
+
+int
+smtpd_tx_begin_message(struct smtpd_session *s)
+{
+	struct smtpd_tx *tx = &s->tx;
+	char name[64];
+
+	snprintf(name, sizeof(name), "%ld-%s", (long)getpid(), tx->msgid);
+	if (smtpd_msg_open(&tx->msg, s->srv->spool_dir, name,
+	    s->srv->conf->max_message_size) == -1) {
+		log_error("session=%s msgid=%s event=spool-error path=%s/%s: %s", s->id,
+		    tx->msgid, s->srv->spool_dir, name, strerror(errno));
+		return -1;
+	}
+	tx->msg_open = 1;
+	write_trace_headers(s);
+	return 0;
+}

@@ -1,0 +1,13 @@
+/*
+ * services - which workers exist and which listeners each one serves.
+ */
+#include "smtpd/smtpd.h"
+#include "ternd/services.h"
+
+#define L(x)	(1u << (x))
+
+const struct service services[] = {
+	{ "smtpd", L(CONF_LISTEN_SMTP), 0, smtpd_main },
+};
+
+const size_t nservices = sizeof(services) / sizeof(services[0]);
