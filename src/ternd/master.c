@@ -46,7 +46,7 @@ struct worker {
 
 static struct {
 	struct conf	*conf;
-	const char	*conf_path;
+	char		*conf_path;	/* own copy: conf is replaced on reload */
 	struct bound	 bound[CONF_LISTEN_COUNT];
 	struct worker	*workers;
 	pid_t		 retiring[MAX_RETIRING];	/* old generation, draining */
@@ -390,7 +390,7 @@ master_run(struct conf *conf, const char *conf_path, int foreground)
 	struct timespec tick = { 1, 0 };
 
 	m.conf = conf;
-	m.conf_path = conf_path;
+	m.conf_path = xstrdup(conf_path);
 	if (resolve_user(conf) == -1)
 		return 1;
 	if (bind_all(conf, m.bound) == -1)
@@ -431,5 +431,6 @@ master_run(struct conf *conf, const char *conf_path, int foreground)
 	for (int k = 0; k < CONF_LISTEN_COUNT; k++)
 		unbind(&m.bound[k]);
 	free(m.workers);
+	free(m.conf_path);
 	return 0;
 }
