@@ -18,6 +18,7 @@
 #include "common/xalloc.h"
 #include "directory/dir.h"
 #include "net/pool.h"
+#include "net/tls.h"
 #include "smtpd/smtpd.h"
 #include "smtpd/smtpd_private.h"
 
@@ -134,6 +135,16 @@ smtpd_main(const struct conf *conf, const struct listener_fd *listeners,
 	if (srv.dir == NULL)
 		fatalx("%s", why);
 
+	if (conf->tls_cert != NULL || conf->tls_key != NULL) {
+		/* Configured but unusable is an error, not a silent plaintext server. */
+		srv.tls = tls_server_new(conf->tls_cert, conf->tls_key, why, sizeof(why));
+		if (srv.tls == NULL)
+			fatalx("[tls] %s", why);
+	}
+	for (size_t i = 0; i < nlisteners; i++)
+		if (listeners[i].kind == CONF_LISTEN_SUBMISSIONS && srv.tls == NULL)
+			fatalx("[listen] submissions needs [tls] cert and key");
+
 	evthread_use_pthreads();
 	srv.base = event_base_new();
 	if (srv.base == NULL)
@@ -173,6 +184,7 @@ smtpd_main(const struct conf *conf, const struct listener_fd *listeners,
 	event_free(sigterm);
 	event_free(sigint);
 	dir_close(&srv.dir);
+	tls_server_free(&srv.tls);
 	clean_spool(srv.spool_dir);
 	return 0;
 }

@@ -21,12 +21,14 @@ struct bufferevent;
 struct dir;
 struct pool;
 struct smtpd_session;
+struct tls_server;
 
 struct smtpd_server {
 	const struct conf	*conf;
 	struct event_base	*base;
 	struct pool		*pool;
 	struct dir		*dir;
+	struct tls_server	*tls;		/* NULL: no [tls] configured */
 	char			 spool_dir[PATH_MAX];
 	struct evconnlistener	**listeners;
 	size_t			 nlisteners;
@@ -44,6 +46,7 @@ enum smtpd_state {
 	SMTPD_S_DATA,		/* reading DATA lines */
 	SMTPD_S_BDAT,		/* between or inside BDAT chunks */
 	SMTPD_S_COMMIT,		/* message handed to the pool */
+	SMTPD_S_STARTTLS,	/* 220 sent, TLS starts once it is flushed */
 	SMTPD_S_CLOSING,	/* last reply queued, closing after flush */
 };
 
@@ -82,9 +85,11 @@ struct smtpd_session {
 	enum smtpd_state	 state;
 	char			 helo[256];
 	int			 esmtp;
+	char			 tls_info[128];		/* "TLSv1.3 TLS_AES_..." once up */
 	int			 errors;
 	int			 commit_pending;	/* a pool job refers to this session */
 	int			 dead;			/* connection gone, free when job ends */
+	const char		*end_reason;		/* static, for the disconnect log line */
 	struct linebuf		 lb;
 	char			 line[SMTPD_CMD_LINE_MAX + 2];
 	struct smtpd_tx		 tx;

@@ -17,7 +17,9 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/err.h>
 
 #include "common/cidr.h"
 #include "common/log.h"
@@ -26,6 +28,7 @@
 #include "deliver/maildir.h"
 #include "directory/dir.h"
 #include "net/pool.h"
+#include "net/tls.h"
 #include "smtpd/smtpd_private.h"
 
 static void	session_read(struct bufferevent *bev, void *arg);
@@ -78,13 +81,14 @@ close_when_flushed(struct bufferevent *bev, void *arg)
 	struct smtpd_session *s = arg;
 
 	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		session_close(s, "server");
+		session_close(s, s->end_reason);
 }
 
 /* Queue the last reply already written, then close once it has been sent. */
 static void
-session_end(struct smtpd_session *s)
+session_end(struct smtpd_session *s, const char *reason)
 {
+	s->end_reason = reason;
 	s->state = SMTPD_S_CLOSING;
 	bufferevent_disable(s->bev, EV_READ);
 	bufferevent_setcb(s->bev, NULL, close_when_flushed, session_event, s);
@@ -100,7 +104,7 @@ reply_error(struct smtpd_session *s, const char *text)
 	if (++s->errors >= s->srv->conf->max_errors) {
 		log_info("session=%s event=too-many-errors errors=%d", s->id, s->errors);
 		reply(s, "421 4.7.0 %s Error: too many errors", s->srv->conf->hostname);
-		session_end(s);
+		session_end(s, "too-many-errors");
 	}
 }
 
@@ -161,7 +165,7 @@ commit_done(void *arg)
 	set_timeout(s, s->srv->conf->timeout_command);
 	if (s->srv->stopping) {
 		reply(s, "421 4.3.2 %s Service shutting down", s->srv->conf->hostname);
-		session_end(s);
+		session_end(s, "shutdown");
 		return;
 	}
 	bufferevent_enable(s->bev, EV_READ);
@@ -312,6 +316,8 @@ cmd_helo(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 	reply(s, "250-SIZE %llu", (unsigned long long)conf->max_message_size);
 	reply(s, "250-8BITMIME");
 	reply(s, "250-ENHANCEDSTATUSCODES");
+	if (s->srv->tls != NULL && !tls_active(s->bev))
+		reply(s, "250-STARTTLS");
 	reply(s, "250-SMTPUTF8");
 	reply(s, "250 CHUNKING");
 }
@@ -542,6 +548,54 @@ cmd_bdat(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 		bdat_input(s);
 }
 
+/* The 220 has been sent: put TLS under the session (RFC 3207). */
+static void
+starttls_flushed(struct bufferevent *bev, void *arg)
+{
+	struct smtpd_session *s = arg;
+	struct bufferevent *tls_bev;
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+		return;
+	tls_bev = tls_starttls(s->srv->tls, s->bev);
+	s->bev = NULL;
+	if (tls_bev == NULL) {
+		session_close(s, "tls-setup-failed");
+		return;
+	}
+	s->bev = tls_bev;
+	/* RFC 3207 4.2: forget everything learnt before TLS, HELO included. */
+	smtpd_tx_reset(s);
+	s->helo[0] = '\0';
+	s->esmtp = 0;
+	s->state = SMTPD_S_CONNECTED;
+	bufferevent_setcb(s->bev, session_read, NULL, session_event, s);
+	set_timeout(s, s->srv->conf->timeout_command);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+static void
+cmd_starttls(struct smtpd_session *s)
+{
+	if (s->srv->tls == NULL) {
+		reply_error(s, "454 4.7.0 Error: TLS not available");
+		return;
+	}
+	if (tls_active(s->bev)) {
+		reply_error(s, "503 5.5.1 Error: TLS already active");
+		return;
+	}
+	if (s->state >= SMTPD_S_MAIL) {
+		reply_error(s, "503 5.5.1 Error: STARTTLS inside a mail transaction");
+		return;
+	}
+	reply(s, "220 2.0.0 Ready to start TLS");
+	s->state = SMTPD_S_STARTTLS;
+	bufferevent_disable(s->bev, EV_READ);
+	bufferevent_setcb(s->bev, NULL, starttls_flushed, session_event, s);
+	bufferevent_enable(s->bev, EV_WRITE);
+}
+
 static void
 cmd_rset(struct smtpd_session *s)
 {
@@ -567,7 +621,7 @@ session_command(struct smtpd_session *s, size_t len)
 			reply(s, "%s", err);
 			reply(s, "421 4.5.0 %s Error: cannot continue after a bad BDAT",
 			    s->srv->conf->hostname);
-			session_end(s);
+			session_end(s, "bad-bdat");
 			return;
 		}
 		reply_error(s, err);
@@ -598,7 +652,7 @@ session_command(struct smtpd_session *s, size_t len)
 		break;
 	case SMTPD_CMD_QUIT:
 		reply(s, "221 2.0.0 Bye");
-		session_end(s);
+		session_end(s, "quit");
 		break;
 	case SMTPD_CMD_HELP:
 		reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT "
@@ -613,6 +667,8 @@ session_command(struct smtpd_session *s, size_t len)
 		reply_error(s, "502 5.5.1 Error: EXPN is not available");
 		break;
 	case SMTPD_CMD_STARTTLS:
+		cmd_starttls(s);
+		break;
 	case SMTPD_CMD_AUTH:
 	case SMTPD_CMD_LHLO:
 	default:
@@ -629,7 +685,8 @@ session_process(struct smtpd_session *s)
 	size_t len;
 	int crlf;
 
-	while (s->state != SMTPD_S_COMMIT && s->state != SMTPD_S_CLOSING) {
+	while (s->state != SMTPD_S_COMMIT && s->state != SMTPD_S_CLOSING &&
+	    s->state != SMTPD_S_STARTTLS) {
 		in = bufferevent_get_input(s->bev);
 		if (s->tx.bdat_left > 0) {
 			if (!bdat_input(s))
@@ -668,14 +725,25 @@ session_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct smtpd_session *s = arg;
 
+	if (what & BEV_EVENT_CONNECTED) {
+		/* The TLS handshake finished (implicit TLS or STARTTLS). */
+		tls_describe(bev, s->tls_info, sizeof(s->tls_info));
+		log_info("session=%s event=tls-established tls=\"%s\"", s->id, s->tls_info);
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		log_info("session=%s event=timeout state=%d", s->id, s->state);
 		bufferevent_enable(bev, EV_WRITE);
 		reply(s, "421 4.4.2 %s Error: timeout exceeded", s->srv->conf->hostname);
-		session_end(s);
+		session_end(s, "timeout");
 		return;
 	}
-	if (what & BEV_EVENT_ERROR)
+	if ((what & BEV_EVENT_ERROR) && bufferevent_get_openssl_error(bev) != 0) {
+		const char *why = ERR_reason_error_string(bufferevent_get_openssl_error(bev));
+		log_info("session=%s event=tls-failed reason=\"%s\"", s->id,
+		    why != NULL ? why : "handshake failed");
+		session_close(s, "tls-error");
+	} else if (what & BEV_EVENT_ERROR)
 		session_close(s, strerror(EVUTIL_SOCKET_ERROR()));
 	else
 		session_close(s, s->state == SMTPD_S_CLOSING ? "quit" : "eof");
@@ -711,9 +779,13 @@ smtpd_session_start(struct smtpd_server *srv, int fd, struct sockaddr *sa, int s
 	inet_ntop(sa->sa_family, ip, s->peer_ip, sizeof(s->peer_ip));
 	s->mynetwork = cidr_list_match(&srv->conf->mynetworks, sa);
 	s->lb.max = SMTPD_CMD_LINE_MAX;
-	s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (kind == CONF_LISTEN_SUBMISSIONS)
+		s->bev = tls_accept(srv->tls, srv->base, fd);	/* RFC 8314 */
+	else
+		s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (s->bev == NULL) {
-		close(fd);
+		if (kind != CONF_LISTEN_SUBMISSIONS)
+			close(fd);
 		free(s);
 		return;
 	}
@@ -726,14 +798,14 @@ smtpd_session_start(struct smtpd_server *srv, int fd, struct sockaddr *sa, int s
 	if (srv->stopping || srv->nsessions > srv->conf->max_sessions) {
 		reply(s, "421 4.3.2 %s Service not available, try again later",
 		    srv->conf->hostname);
-		session_end(s);
+		session_end(s, "shutdown");
 		return;
 	}
 	if (!s->mynetwork && sessions_from(srv, s->peer_ip) > srv->conf->max_sessions_per_ip) {
 		log_info("session=%s event=too-many-sessions client=[%s]", s->id, s->peer_ip);
 		reply(s, "421 4.7.0 %s Error: too many connections from your address",
 		    srv->conf->hostname);
-		session_end(s);
+		session_end(s, "too-many-sessions");
 		return;
 	}
 	reply(s, "220 %s ESMTP tern", srv->conf->hostname);
@@ -754,6 +826,6 @@ smtpd_session_shutdown(struct smtpd_session *s)
 		if (s->tx.bdat_left > 0)
 			return;
 		reply(s, "421 4.3.2 %s Service shutting down", s->srv->conf->hostname);
-		session_end(s);
+		session_end(s, "shutdown");
 	}
 }

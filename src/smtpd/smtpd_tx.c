@@ -59,22 +59,28 @@ static void
 write_trace_headers(struct smtpd_session *s)
 {
 	struct smtpd_tx *tx = &s->tx;
-	char date[64], helo[300], head[2048];
-	const char *proto;
+	char date[64], helo[300], head[2048], tls[160] = "";
+	char proto[16];
 	int n;
 
 	rfc5322_now(date, sizeof(date));
 	str_printable(helo, sizeof(helo), s->helo, strlen(s->helo));
-	if (tx->smtputf8)
-		proto = "UTF8SMTP";
-	else
-		proto = s->esmtp ? "ESMTP" : "SMTP";
+	/* RFC 3848 / RFC 6531 protocol names: ESMTP, ESMTPS, UTF8SMTPS, ... */
+	snprintf(proto, sizeof(proto), "%s%s",
+	    tx->smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP",
+	    s->tls_info[0] != '\0' && (tx->smtputf8 || s->esmtp) ? "S" : "");
+	if (s->tls_info[0] != '\0') {
+		const char *sp = strchr(s->tls_info, ' ');
+		snprintf(tls, sizeof(tls), "\r\n\t(using %.*s with cipher %s)",
+		    sp != NULL ? (int)(sp - s->tls_info) : 0, s->tls_info,
+		    sp != NULL ? sp + 1 : s->tls_info);
+	}
 	n = snprintf(head, sizeof(head),
 	    "Return-Path: <%s>\r\n"
-	    "Received: from %s ([%s])\r\n"
+	    "Received: from %s ([%s])%s\r\n"
 	    "\tby %s (tern) with %s id %s%s%s%s;\r\n"
 	    "\t%s\r\n",
-	    tx->from, helo, s->peer_ip, s->srv->conf->hostname, proto, tx->msgid,
+	    tx->from, helo, s->peer_ip, tls, s->srv->conf->hostname, proto, tx->msgid,
 	    tx->nrcpts == 1 ? "\r\n\tfor <" : "",
 	    tx->nrcpts == 1 ? tx->rcpts[0].address : "",
 	    tx->nrcpts == 1 ? ">" : "", date);
