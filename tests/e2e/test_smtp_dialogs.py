@@ -29,6 +29,7 @@ nothing read (so a dialog begins with "S: 220 *").
 import glob
 import os
 import re
+import time
 
 import pytest
 
@@ -156,7 +157,6 @@ def run_dialog(tern, path):
                     raise AssertionError("%s: %s" % (where(no), e))
                 transcript.append("(closed)")
             elif op == "SLEEP":
-                import time
                 time.sleep(float(arg))
             elif op == "MAILBOX":
                 addr, count = arg.split()
