@@ -64,6 +64,10 @@ conf_defaults(struct conf *conf)
 	conf->timeout_data_block = 180;
 	conf->timeout_data_init = 120;
 	conf->queue_remote_port = 25;
+	conf->auth_max_failures = 10;
+	conf->auth_failure_window = 300;
+	conf->auth_lockout = 900;
+	conf->auth_delay_max = 5;
 	cidr_list_parse(&conf->mynetworks, "127.0.0.0/8 ::1/128", NULL);
 }
 
@@ -245,6 +249,10 @@ static const struct conf_key {
 	{ "dns", "servers", F(dns_servers), set_string },
 	{ "queue", "remote_port", F(queue_remote_port), set_port },
 	{ "auth", "allow_plaintext_loopback", F(allow_plaintext_loopback), set_bool },
+	{ "auth", "max_failures", F(auth_max_failures), set_int },
+	{ "auth", "failure_window", F(auth_failure_window), set_duration },
+	{ "auth", "lockout", F(auth_lockout), set_duration },
+	{ "auth", "failure_delay_max", F(auth_delay_max), set_duration },
 };
 
 static int

@@ -67,6 +67,10 @@ struct conf {
 
 	/* [auth] */
 	int		 allow_plaintext_loopback;
+	int		 auth_max_failures;	/* per address/account within the window */
+	uint64_t	 auth_failure_window;	/* seconds */
+	uint64_t	 auth_lockout;		/* seconds refused after too many */
+	uint64_t	 auth_delay_max;	/* seconds, cap of the growing delay */
 };
 
 /* Name of a listener as written in [listen] ("smtp", "submission", ...). */

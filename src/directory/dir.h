@@ -39,6 +39,7 @@ enum dir_open_mode {
 struct dir_user {
 	char		address[DIR_ADDRESS_MAX + 1];	/* canonical local@domain */
 	char		password_hash[256];		/* crypt(3) string, "" = none */
+	char		scram[256];			/* SCRAM-SHA-256 keys, "" = none */
 	uint64_t	quota;				/* bytes, 0 = unlimited */
 	int		enabled;
 };
@@ -162,6 +163,15 @@ void		 dir_rollback(struct dir *);
  * each, 253 in all. dir_domain_add refuses anything else.
  */
 int		 dir_domain_name_ok(const char *domain);
+
+/*
+ * Store the SCRAM-SHA-256 record of a user (auth/scram.h; "" or NULL
+ * removes it). dir_user_set_password clears the record, because keys
+ * derived from the old password must not outlive it: set the password
+ * first, then its record (in one dir_begin/dir_commit when both must land).
+ */
+int		 dir_user_set_scram(struct dir *, const char *address, const char *record,
+		    char *why, size_t whylen);
 
 /* "local", "relay" or "none". */
 const char	*dir_domain_kind_name(enum dir_domain_kind kind);

@@ -153,6 +153,7 @@ try_user(struct resolve *r, const char *addr, const char *untagged, int tagged)
 	else
 		add_mailbox(r, u.address, u.quota);
 	explicit_bzero(u.password_hash, sizeof(u.password_hash));
+	explicit_bzero(u.scram, sizeof(u.scram));
 	return 1;
 }
 

@@ -12,7 +12,9 @@
  * without an internal transaction, so callers may wrap several in
  * dir_begin/dir_commit.
  *
- * The schema version lives in PRAGMA user_version.
+ * The schema version lives in PRAGMA user_version. A new file gets the
+ * version 1 schema and then every migration, so old and new files end up
+ * the same.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +32,7 @@
 #include "common/xalloc.h"
 #include "directory/dir_private.h"
 
-#define DIR_SCHEMA_VERSION	1
+#define DIR_SCHEMA_VERSION	2
 #define DIR_BUSY_TIMEOUT_MS	5000
 
 static const char dir_schema_v1[] =
@@ -54,6 +56,14 @@ static const char dir_schema_v1[] =
 	"  PRIMARY KEY (source, dest)"
 	");";
 
+/*
+ * dir_migrations[v] takes the schema from version v to v + 1.
+ * 1 -> 2: SCRAM-SHA-256 keys next to the password hash.
+ */
+static const char *const dir_migrations[DIR_SCHEMA_VERSION] = {
+	[1] = "ALTER TABLE users ADD COLUMN scram TEXT NOT NULL DEFAULT ''",
+};
+
 enum dir_sql {
 	SQL_DOMAIN_KIND,
 	SQL_DOMAIN_ADD,
@@ -64,6 +74,7 @@ enum dir_sql {
 	SQL_USER_ADD,
 	SQL_USER_DEL,
 	SQL_USER_PASSWORD,
+	SQL_USER_SCRAM,
 	SQL_USER_QUOTA,
 	SQL_USER_ENABLED,
 	SQL_USER_LIST,
@@ -89,19 +100,21 @@ static const char *const dir_sql_text[SQL_COUNT] = {
 	[SQL_DOMAIN_USAGE] = "SELECT (SELECT count(*) FROM users WHERE domain = ?1),"
 	    " (SELECT count(*) FROM aliases WHERE " ALIAS_OF_DOMAIN("?1") ")",
 	[SQL_DOMAIN_LIST] = "SELECT name, kind FROM domains ORDER BY name",
-	[SQL_USER_GET] = "SELECT address, password_hash, quota, enabled"
+	[SQL_USER_GET] = "SELECT address, password_hash, quota, enabled, scram"
 	    " FROM users WHERE address = ?1",
 	[SQL_USER_ADD] = "INSERT INTO users"
 	    " (address, local, domain, password_hash, quota, enabled, created)"
 	    " SELECT ?1, ?2, ?3, ?4, ?5, 1, ?6 WHERE EXISTS"
 	    " (SELECT 1 FROM domains WHERE name = ?3 AND kind = 'local')",
 	[SQL_USER_DEL] = "DELETE FROM users WHERE address = ?1",
-	[SQL_USER_PASSWORD] = "UPDATE users SET password_hash = ?2 WHERE address = ?1",
+	[SQL_USER_PASSWORD] = "UPDATE users SET password_hash = ?2, scram = ''"
+	    " WHERE address = ?1",
+	[SQL_USER_SCRAM] = "UPDATE users SET scram = ?2 WHERE address = ?1",
 	[SQL_USER_QUOTA] = "UPDATE users SET quota = ?2 WHERE address = ?1",
 	[SQL_USER_ENABLED] = "UPDATE users SET enabled = ?2 WHERE address = ?1",
-	[SQL_USER_LIST] = "SELECT address, password_hash, quota, enabled"
+	[SQL_USER_LIST] = "SELECT address, password_hash, quota, enabled, scram"
 	    " FROM users ORDER BY domain, local",
-	[SQL_USER_LIST_DOMAIN] = "SELECT address, password_hash, quota, enabled"
+	[SQL_USER_LIST_DOMAIN] = "SELECT address, password_hash, quota, enabled, scram"
 	    " FROM users WHERE domain = ?1 ORDER BY local",
 	[SQL_ALIAS_DESTS] = "SELECT dest FROM aliases WHERE source = ?1 ORDER BY dest",
 	[SQL_ALIAS_ADD] = "INSERT INTO aliases (source, dest) SELECT ?1, ?2"
@@ -236,7 +249,7 @@ schema_create(struct dir *d, char *why, size_t whylen)
 	if (user_version(d, &version, why, whylen) == -1)
 		goto fail;
 	if (version == 0) {
-		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", DIR_SCHEMA_VERSION);
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", 1);
 		if (exec_sql(d, dir_schema_v1, why, whylen) == -1 ||
 		    exec_sql(d, sql, why, whylen) == -1)
 			goto fail;
@@ -250,8 +263,39 @@ fail:
 }
 
 /*
- * Bring the file to the current schema. Later versions add migrations here
- * (version N to N + 1, each in its own transaction), done by a writer.
+ * One migration step from version from, under the write lock. Another
+ * process may have done it meanwhile: the version is read again inside.
+ */
+static int
+schema_migrate(struct dir *d, int from, char *why, size_t whylen)
+{
+	char sql[32];
+	int version;
+
+	if (exec_sql(d, "BEGIN IMMEDIATE", why, whylen) == -1)
+		return -1;
+	if (user_version(d, &version, why, whylen) == -1)
+		goto fail;
+	if (version == from) {
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", from + 1);
+		if (exec_sql(d, dir_migrations[from], why, whylen) == -1 ||
+		    exec_sql(d, sql, why, whylen) == -1)
+			goto fail;
+	}
+	if (exec_sql(d, "COMMIT", why, whylen) == -1)
+		goto fail;
+	return 0;
+fail:
+	sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/*
+ * Bring the file to the current schema: create it (tern init), then run
+ * the migrations from its version on, each in its own transaction. Any
+ * opener migrates, readers included (they open read-write and set
+ * query_only only afterwards), so a worker started after an upgrade does
+ * not need the CLI to run first.
  */
 static int
 schema_check(struct dir *d, const char *path, char *why, size_t whylen)
@@ -261,14 +305,19 @@ schema_check(struct dir *d, const char *path, char *why, size_t whylen)
 	if (user_version(d, &version, why, whylen) == -1)
 		return -1;
 	if (version == 0 && d->mode == DIR_OPEN_CREATE) {
-		if (schema_create(d, why, whylen) == -1)
+		if (schema_create(d, why, whylen) == -1 ||
+		    user_version(d, &version, why, whylen) == -1)
 			return -1;
-		return user_version(d, &version, why, whylen);
 	}
 	if (version == 0) {
 		dir_why(why, whylen, "%s: not a tern directory (no schema; see tern init)",
 		    path);
 		return -1;
+	}
+	while (version > 0 && version < DIR_SCHEMA_VERSION) {
+		if (schema_migrate(d, version, why, whylen) == -1 ||
+		    user_version(d, &version, why, whylen) == -1)
+			return -1;
 	}
 	if (version != DIR_SCHEMA_VERSION) {
 		dir_why(why, whylen, "%s: schema version %d, this program knows %d",
@@ -537,6 +586,7 @@ user_from_row(sqlite3_stmt *st, struct dir_user *u)
 	str_copy(u->password_hash, column_text(st, 1), sizeof(u->password_hash));
 	u->quota = quota > 0 ? (uint64_t)quota : 0;
 	u->enabled = sqlite3_column_int(st, 3) != 0;
+	str_copy(u->scram, column_text(st, 4), sizeof(u->scram));
 }
 
 int
@@ -672,6 +722,14 @@ dir_user_set_password(struct dir *d, const char *address, const char *password_h
 {
 	return user_change(d, SQL_USER_PASSWORD, address,
 	    password_hash != NULL ? password_hash : "", 0, why, whylen);
+}
+
+int
+dir_user_set_scram(struct dir *d, const char *address, const char *record,
+    char *why, size_t whylen)
+{
+	return user_change(d, SQL_USER_SCRAM, address, record != NULL ? record : "", 0,
+	    why, whylen);
 }
 
 int

@@ -594,6 +594,108 @@ test_open_errors(void **state)
 	dir_close(NULL);
 }
 
+/* SCRAM records: stored, read back, cleared by a new password. */
+static void
+test_scram(void **state)
+{
+	struct fixture *f = *state;
+	struct dir *d = f->dir;
+	struct dir_user u;
+
+	MUST(dir_domain_add(d, "example.test", DIR_DOMAIN_LOCAL, why, sizeof(why)));
+	MUST(dir_user_add(d, "alice@example.test", "$y$hash", 0, why, sizeof(why)));
+	assert_int_equal(dir_user_get(d, "alice@example.test", &u, why, sizeof(why)), 1);
+	assert_string_equal(u.scram, "");
+	MUST(dir_user_set_scram(d, "Alice@Example.test", "SCRAM-SHA-256$4096:c2FsdA==$a:b",
+	    why, sizeof(why)));
+	assert_int_equal(dir_user_get(d, "alice@example.test", &u, why, sizeof(why)), 1);
+	assert_string_equal(u.scram, "SCRAM-SHA-256$4096:c2FsdA==$a:b");
+	assert_string_equal(u.password_hash, "$y$hash");
+	/* Keys of the old password must not outlive it. */
+	MUST(dir_user_set_password(d, "alice@example.test", "$y$new", why, sizeof(why)));
+	assert_int_equal(dir_user_get(d, "alice@example.test", &u, why, sizeof(why)), 1);
+	assert_string_equal(u.scram, "");
+	MUST(dir_user_set_scram(d, "alice@example.test", "x", why, sizeof(why)));
+	MUST(dir_user_set_scram(d, "alice@example.test", NULL, why, sizeof(why)));
+	assert_int_equal(dir_user_get(d, "alice@example.test", &u, why, sizeof(why)), 1);
+	assert_string_equal(u.scram, "");
+	MUST_FAIL(dir_user_set_scram(d, "nobody@example.test", "x", why, sizeof(why)),
+	    "no such user");
+	dir_close(&f->dir);
+	f->dir = dir_open(f->path, DIR_OPEN_READ, why, sizeof(why));
+	assert_non_null(f->dir);
+	MUST_FAIL(dir_user_set_scram(f->dir, "alice@example.test", "x", why, sizeof(why)),
+	    "read-only");
+}
+
+static int
+user_version_of(const char *path)
+{
+	sqlite3 *raw;
+	sqlite3_stmt *st;
+	int version;
+
+	assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(raw, "PRAGMA user_version", -1, &st, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(raw);
+	return version;
+}
+
+/* A version 1 file (before SCRAM) is migrated by the first opener, even a reader. */
+static void
+test_migration_v1(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX];
+	struct dir_user u;
+	struct dir *d;
+	sqlite3 *raw;
+
+	assert_int_equal(user_version_of(f->path), 2);
+	snprintf(path, sizeof(path), "%s/v1.db", f->tmp);
+	assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(raw,
+	    "CREATE TABLE domains (name TEXT PRIMARY KEY, kind TEXT NOT NULL);"
+	    "CREATE TABLE users (address TEXT PRIMARY KEY, local TEXT NOT NULL,"
+	    " domain TEXT NOT NULL, password_hash TEXT NOT NULL DEFAULT '',"
+	    " quota INTEGER NOT NULL DEFAULT 0, enabled INTEGER NOT NULL DEFAULT 1,"
+	    " created INTEGER NOT NULL);"
+	    "CREATE TABLE aliases (source TEXT NOT NULL, dest TEXT NOT NULL,"
+	    " PRIMARY KEY (source, dest));"
+	    "INSERT INTO domains VALUES ('old.test', 'local');"
+	    "INSERT INTO users VALUES ('bob@old.test', 'bob', 'old.test', '$y$old',"
+	    " 0, 1, 0);"
+	    "PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(raw);
+
+	d = dir_open(path, DIR_OPEN_READ, why, sizeof(why));
+	if (d == NULL)
+		fail_msg("dir_open: %s", why);
+	assert_int_equal(dir_user_get(d, "bob@old.test", &u, why, sizeof(why)), 1);
+	assert_string_equal(u.password_hash, "$y$old");
+	assert_string_equal(u.scram, "");
+	dir_close(&d);
+	assert_int_equal(user_version_of(path), 2);
+	/* Opening again changes nothing. */
+	d = dir_open(path, DIR_OPEN_WRITE, why, sizeof(why));
+	assert_non_null(d);
+	MUST(dir_user_set_scram(d, "bob@old.test", "rec", why, sizeof(why)));
+	dir_close(&d);
+	assert_int_equal(user_version_of(path), 2);
+
+	/* A newer file than this program knows is refused. */
+	assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(raw, "PRAGMA user_version = 3", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(raw);
+	assert_null(dir_open(path, DIR_OPEN_READ, why, sizeof(why)));
+	assert_non_null(strstr(why, "schema version 3"));
+}
+
 int
 main(void)
 {
@@ -609,6 +711,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_reader_other_process, setup_full,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup_full, teardown),
+		cmocka_unit_test_setup_teardown(test_scram, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_v1, setup_empty, teardown),
 	};
 
 	log_init("dir_test", 1, LOG_LEVEL_ERROR);

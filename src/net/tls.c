@@ -6,6 +6,7 @@
  * suites in the client's order. Clients that close without close_notify
  * are common in mail; libevent is told to accept that "dirty" shutdown.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,26 +141,22 @@ tls_accept(struct tls_server *tls, struct event_base *base, int fd)
 struct bufferevent *
 tls_starttls(struct tls_server *tls, struct bufferevent *plain)
 {
-	struct evbuffer *in = bufferevent_get_input(plain);
-	struct bufferevent *bev;
-	SSL *ssl;
+	struct event_base *base = bufferevent_get_base(plain);
+	int fd;
 
-	/* Whatever the client sent after STARTTLS was sent in the clear. */
-	evbuffer_drain(in, evbuffer_get_length(in));
-	ssl = SSL_new(tls->ctx);
-	if (ssl == NULL) {
-		bufferevent_free(plain);
+	/*
+	 * A socket bufferevent on a duplicate of the descriptor rather than a
+	 * filter over the plain one: a filter keeps encrypted bytes in the
+	 * plain buffer, and the last reply before a close could be lost.
+	 * Whatever the client pipelined after STARTTLS was sent in the clear:
+	 * what plain has read is dropped with it, and what is still in the
+	 * socket is read as handshake data, which fails the handshake.
+	 */
+	fd = fcntl(bufferevent_getfd(plain), F_DUPFD_CLOEXEC, 0);
+	bufferevent_free(plain);
+	if (fd == -1)
 		return NULL;
-	}
-	bev = bufferevent_openssl_filter_new(bufferevent_get_base(plain), plain, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL) {
-		SSL_free(ssl);
-		bufferevent_free(plain);
-		return NULL;
-	}
-	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	return bev;
+	return tls_accept(tls, base, fd);
 }
 
 int

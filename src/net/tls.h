@@ -31,9 +31,9 @@ struct bufferevent	*tls_accept(struct tls_server *tls, struct event_base *base, 
 /*
  * STARTTLS/STLS: after the plain reply ("220 Ready to start TLS") has been
  * flushed, call this to put TLS over the same connection. Every byte the
- * client pipelined after the command is discarded first (CVE-2011-0411
- * class). The plain bufferevent is taken over and freed together with the
- * returned one. NULL on failure (plain freed, connection closed).
+ * client pipelined after the command is discarded (CVE-2011-0411 class).
+ * plain is freed; the returned bufferevent owns the connection. NULL on
+ * failure (connection closed).
  */
 struct bufferevent	*tls_starttls(struct tls_server *tls, struct bufferevent *plain);
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" of an established TLS bufferevent; "" if none. */

@@ -13,6 +13,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
+#include "auth/throttle.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -150,6 +151,15 @@ smtpd_main(const struct conf *conf, const struct listener_fd *listeners,
 	if (srv.base == NULL)
 		fatalx("event_base_new failed");
 	srv.pool = pool_new(srv.base, conf->io_threads);
+	struct throttle_params tp;
+	throttle_params_default(&tp);
+	tp.max_failures = (unsigned)conf->auth_max_failures;
+	tp.window = (time_t)conf->auth_failure_window;
+	tp.refuse_for = (time_t)conf->auth_lockout;
+	tp.delay_max_ms = (unsigned)(conf->auth_delay_max * 1000);
+	if (tp.delay_first_ms > tp.delay_max_ms)
+		tp.delay_first_ms = tp.delay_max_ms;
+	srv.throttle = throttle_new(&tp);
 
 	srv.listeners = xcalloc(nlisteners, sizeof(*srv.listeners));
 	ctxs = xcalloc(nlisteners, sizeof(*ctxs));
@@ -185,6 +195,7 @@ smtpd_main(const struct conf *conf, const struct listener_fd *listeners,
 	event_free(sigint);
 	dir_close(&srv.dir);
 	tls_server_free(&srv.tls);
+	throttle_free(&srv.throttle);
 	clean_spool(srv.spool_dir);
 	return 0;
 }

@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/fs.h"
+#include "common/str.h"
 #include "common/xalloc.h"
 #include "smtpd/smtpd_msg.h"
 
@@ -73,15 +75,77 @@ smtpd_msg_prepend(struct smtpd_msg *msg, const char *text, size_t len)
 }
 
 void
+smtpd_msg_complete_headers(struct smtpd_msg *msg, const char *host)
+{
+	msg->complete_host = host;
+}
+
+static void
+add_missing_headers(struct smtpd_msg *msg)
+{
+	char text[512], date[64], id[33];
+	time_t now = time(NULL);
+	struct tm tm;
+	int n = 0;
+
+	if (msg->complete_host == NULL)
+		return;
+	if (!msg->saw_date) {
+		localtime_r(&now, &tm);
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "Date: %s\r\n", date);
+	}
+	if (!msg->saw_msgid) {
+		str_random_hex(id, 16);
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "Message-ID: <%s@%s>\r\n",
+		    id, msg->complete_host);
+	}
+	if (n > 0 && (size_t)n < sizeof(text))
+		put(msg, text, (size_t)n);
+	msg->complete_host = NULL;
+}
+
+/* Note the header fields submission cares about; From: may be folded. */
+static void
+header_line(struct smtpd_msg *msg, const char *line, size_t len)
+{
+	size_t have = strlen(msg->from_header);
+
+	if (msg->from_state == 1 && (line[0] == ' ' || line[0] == '\t')) {
+		if (have + len + 1 < sizeof(msg->from_header)) {
+			memcpy(msg->from_header + have, line, len);
+			msg->from_header[have + len] = '\0';
+		}
+		return;
+	}
+	if (msg->from_state == 1)
+		msg->from_state = 2;
+	if (len >= 9 && strncasecmp(line, "Received:", 9) == 0)
+		msg->hops++;
+	else if (len >= 5 && strncasecmp(line, "Date:", 5) == 0)
+		msg->saw_date = 1;
+	else if (len >= 11 && strncasecmp(line, "Message-ID:", 11) == 0)
+		msg->saw_msgid = 1;
+	else if (len >= 5 && strncasecmp(line, "From:", 5) == 0 && msg->from_state == 0) {
+		size_t n = len - 5 < sizeof(msg->from_header) - 1 ? len - 5 :
+		    sizeof(msg->from_header) - 1;
+		memcpy(msg->from_header, line + 5, n);
+		msg->from_header[n] = '\0';
+		msg->from_state = 1;
+	}
+}
+
+void
 smtpd_msg_line(struct smtpd_msg *msg, const char *line, size_t len)
 {
 	if (len > SMTPD_MSG_LINE_MAX)
 		msg->too_long = 1;
 	if (msg->in_header) {
-		if (len == 0)
+		if (len == 0) {
 			msg->in_header = 0;
-		else if (len >= 9 && strncasecmp(line, "Received:", 9) == 0)
-			msg->hops++;
+			add_missing_headers(msg);
+		} else
+			header_line(msg, line, len);
 	}
 	msg->body_size += len + 2;
 	if (msg->body_size > msg->max)
@@ -154,6 +218,8 @@ smtpd_msg_finish(struct smtpd_msg *msg)
 	}
 	if (msg->carry_len > 0 || msg->carry_overlong)
 		carry_line_done(msg);
+	if (msg->in_header && smtpd_msg_ok(msg))
+		add_missing_headers(msg);	/* a message that is all header */
 	flush_out(msg);
 	return msg->io_error == 0 ? 0 : -1;
 }

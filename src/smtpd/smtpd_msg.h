@@ -34,6 +34,13 @@ struct smtpd_msg {
 	size_t		 carry_len;
 	int		 carry_cr;	/* BDAT: carry ended in CR */
 	int		 carry_overlong;	/* BDAT: current line already too long */
+
+	/* What submission needs to know of the client's header block. */
+	char		 from_header[1024];	/* first From: value, unfolded, "" if none */
+	int		 from_state;		/* 0 not seen, 1 reading it, 2 done */
+	int		 saw_date;
+	int		 saw_msgid;
+	const char	*complete_host;		/* add Date:/Message-ID: if missing */
 };
 
 /*
@@ -42,6 +49,12 @@ struct smtpd_msg {
  */
 int	smtpd_msg_open(struct smtpd_msg *msg, const char *spool_dir, const char *name,
 	    uint64_t max);
+/*
+ * Submission (RFC 6409 8.2, 8.3): add Date: and Message-ID: (with host) at
+ * the end of the client's header block when it has none. host must
+ * outlive the message.
+ */
+void	smtpd_msg_complete_headers(struct smtpd_msg *msg, const char *host);
 /* Write text as is (our own trace headers); not counted against max. */
 void	smtpd_msg_prepend(struct smtpd_msg *msg, const char *text, size_t len);
 /* One line of the client's message, without its line end. */

@@ -8,8 +8,10 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
+#include "auth/sasl.h"
 #include "common/conf.h"
 #include "deliver/deliver.h"
+#include "directory/dir.h"
 #include "mail/addr.h"
 #include "net/linebuf.h"
 #include "smtpd/smtpd_cmd.h"
@@ -18,8 +20,8 @@
 struct event_base;
 struct evconnlistener;
 struct bufferevent;
-struct dir;
 struct pool;
+struct throttle;
 struct smtpd_session;
 struct tls_server;
 
@@ -29,6 +31,7 @@ struct smtpd_server {
 	struct pool		*pool;
 	struct dir		*dir;
 	struct tls_server	*tls;		/* NULL: no [tls] configured */
+	struct throttle		*throttle;	/* failed AUTH per address and account */
 	char			 spool_dir[PATH_MAX];
 	struct evconnlistener	**listeners;
 	size_t			 nlisteners;
@@ -47,6 +50,8 @@ enum smtpd_state {
 	SMTPD_S_BDAT,		/* between or inside BDAT chunks */
 	SMTPD_S_COMMIT,		/* message handed to the pool */
 	SMTPD_S_STARTTLS,	/* 220 sent, TLS starts once it is flushed */
+	SMTPD_S_AUTH,		/* 334 sent, reading a SASL response line */
+	SMTPD_S_AUTH_WAIT,	/* credentials checked on the pool, or failure delay */
 	SMTPD_S_CLOSING,	/* last reply queued, closing after flush */
 };
 
@@ -91,15 +96,42 @@ struct smtpd_session {
 	int			 dead;			/* connection gone, free when job ends */
 	const char		*end_reason;		/* static, for the disconnect log line */
 	struct linebuf		 lb;
-	char			 line[SMTPD_CMD_LINE_MAX + 2];
+	char			 line[SASL_LINE_MAX + 2];	/* the longest line we take */
+
+	/* AUTH (smtpd_auth.c) */
+	char			 auth_user[DIR_ADDRESS_MAX + 1];	/* "" = not authenticated */
+	struct sasl		*sasl;
+	struct dir_user		 auth_cred;		/* for the pool job, wiped after */
+	enum sasl_status	 auth_status;
+	char			 auth_challenge[SASL_CHALLENGE_MAX];
+	const char		*auth_reply;		/* static, sent after the delay */
+	struct event		*auth_timer;
 	struct smtpd_tx		 tx;
 };
 
 /* smtpd_session.c */
+void	smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* A reply to a client mistake: counted; past max_errors the session ends. */
+void	smtpd_reply_error(struct smtpd_session *s, const char *text);
+void	smtpd_set_timeout(struct smtpd_session *s, uint64_t seconds);
+/* Handle buffered input as far as the state allows. */
+void	smtpd_session_process(struct smtpd_session *s);
+void	smtpd_session_free(struct smtpd_session *s);
 void	smtpd_session_start(struct smtpd_server *srv, int fd, struct sockaddr *sa,
 	    int salen, enum conf_listener kind);
 /* Server shutdown: close idle sessions now, the others after their transaction. */
 void	smtpd_session_shutdown(struct smtpd_session *s);
+
+/* smtpd_auth.c */
+/* 1 when AUTH may be used now: TLS, or loopback with allow_plaintext_loopback. */
+int	smtpd_auth_allowed(struct smtpd_session *s);
+void	smtpd_auth_start(struct smtpd_session *s, const struct smtpd_cmd *cmd);
+void	smtpd_auth_response(struct smtpd_session *s, const char *line, size_t len);
+/* 1 when the authenticated user may use address as a sender. */
+int	smtpd_auth_owns(struct smtpd_session *s, const char *address);
+/* 1 when every address of a From: header value is the user's. */
+int	smtpd_auth_from_ok(struct smtpd_session *s, const char *value);
 
 /* smtpd_tx.c: transaction bookkeeping */
 void	smtpd_tx_reset(struct smtpd_session *s);

@@ -21,6 +21,7 @@
 #include <event2/event.h>
 #include <openssl/err.h>
 
+#include "auth/throttle.h"
 #include "common/cidr.h"
 #include "common/log.h"
 #include "common/str.h"
@@ -33,13 +34,10 @@
 
 static void	session_read(struct bufferevent *bev, void *arg);
 static void	session_event(struct bufferevent *bev, short what, void *arg);
-static void	session_process(struct smtpd_session *s);
 
-static void	reply(struct smtpd_session *s, const char *fmt, ...)
-		    __attribute__((format(printf, 2, 3)));
 
-static void
-reply(struct smtpd_session *s, const char *fmt, ...)
+void
+smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 {
 	struct evbuffer *out = bufferevent_get_output(s->bev);
 	va_list ap;
@@ -50,10 +48,14 @@ reply(struct smtpd_session *s, const char *fmt, ...)
 	evbuffer_add(out, "\r\n", 2);
 }
 
-static void
-session_free(struct smtpd_session *s)
+void
+smtpd_session_free(struct smtpd_session *s)
 {
 	smtpd_tx_reset(s);
+	sasl_free(&s->sasl);
+	if (s->auth_timer != NULL)
+		event_free(s->auth_timer);
+	explicit_bzero(&s->auth_cred, sizeof(s->auth_cred));
 	free(s->tx.rcpts);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
@@ -72,7 +74,7 @@ session_close(struct smtpd_session *s, const char *reason)
 		s->bev = NULL;
 		return;
 	}
-	session_free(s);
+	smtpd_session_free(s);
 }
 
 static void
@@ -97,19 +99,19 @@ session_end(struct smtpd_session *s, const char *reason)
 }
 
 /* A reply to a client mistake: counted, and past the limit the session ends. */
-static void
-reply_error(struct smtpd_session *s, const char *text)
+void
+smtpd_reply_error(struct smtpd_session *s, const char *text)
 {
-	reply(s, "%s", text);
+	smtpd_reply(s, "%s", text);
 	if (++s->errors >= s->srv->conf->max_errors) {
 		log_info("session=%s event=too-many-errors errors=%d", s->id, s->errors);
-		reply(s, "421 4.7.0 %s Error: too many errors", s->srv->conf->hostname);
+		smtpd_reply(s, "421 4.7.0 %s Error: too many errors", s->srv->conf->hostname);
 		session_end(s, "too-many-errors");
 	}
 }
 
-static void
-set_timeout(struct smtpd_session *s, uint64_t seconds)
+void
+smtpd_set_timeout(struct smtpd_session *s, uint64_t seconds)
 {
 	struct timeval tv = { .tv_sec = (time_t)seconds };
 
@@ -146,30 +148,30 @@ commit_done(void *arg)
 		log_warn("session=%s msgid=%s event=deferred reason=\"%s\"", s->id,
 		    tx->msgid, job->why);
 	if (s->dead) {
-		session_free(s);
+		smtpd_session_free(s);
 		return;
 	}
 	switch (job->status) {
 	case DELIVER_OK:
-		reply(s, "250 2.0.0 Ok: queued as %s", tx->msgid);
+		smtpd_reply(s, "250 2.0.0 Ok: queued as %s", tx->msgid);
 		break;
 	case DELIVER_OVERQUOTA:
-		reply(s, "452 4.2.2 Mailbox full");
+		smtpd_reply(s, "452 4.2.2 Mailbox full");
 		break;
 	default:
-		reply(s, "451 4.3.0 Error: local delivery failed, try again later");
+		smtpd_reply(s, "451 4.3.0 Error: local delivery failed, try again later");
 		break;
 	}
 	smtpd_tx_reset(s);
 	s->state = SMTPD_S_HELO;
-	set_timeout(s, s->srv->conf->timeout_command);
+	smtpd_set_timeout(s, s->srv->conf->timeout_command);
 	if (s->srv->stopping) {
-		reply(s, "421 4.3.2 %s Service shutting down", s->srv->conf->hostname);
+		smtpd_reply(s, "421 4.3.2 %s Service shutting down", s->srv->conf->hostname);
 		session_end(s, "shutdown");
 		return;
 	}
 	bufferevent_enable(s->bev, EV_READ);
-	session_process(s);
+	smtpd_session_process(s);
 }
 
 /* The client's message is complete (DATA dot or BDAT LAST): check, then commit. */
@@ -182,15 +184,20 @@ message_end(struct smtpd_session *s)
 	smtpd_msg_finish(msg);
 	s->state = SMTPD_S_HELO;
 	if (msg->too_big) {
-		reply_error(s, "552 5.3.4 Error: message exceeds fixed maximum message size");
+		smtpd_reply_error(s, "552 5.3.4 Error: message exceeds fixed maximum message size");
 	} else if (msg->too_long) {
-		reply_error(s, "500 5.5.2 Error: line too long (RFC 5321: at most 1000 octets)");
+		smtpd_reply_error(s, "500 5.5.2 Error: line too long (RFC 5321: at most 1000 octets)");
+	} else if (s->auth_user[0] != '\0' && !smtpd_auth_from_ok(s, msg->from_header)) {
+		log_info("session=%s msgid=%s event=from-rejected user=%s from=\"%.100s\"", s->id,
+		    tx->msgid, s->auth_user, msg->from_header);
+		smtpd_reply_error(s, "553 5.7.1 Error: From: header not owned by the "
+		    "authenticated user");
 	} else if (msg->hops > SMTPD_MSG_MAX_HOPS) {
-		reply(s, "554 5.4.6 Error: too many hops (mail loop?)");
+		smtpd_reply(s, "554 5.4.6 Error: too many hops (mail loop?)");
 	} else if (msg->io_error != 0) {
 		log_error("session=%s msgid=%s event=spool-error: %s", s->id, tx->msgid,
 		    strerror(msg->io_error));
-		reply(s, "451 4.3.0 Error: cannot store message, try again later");
+		smtpd_reply(s, "451 4.3.0 Error: cannot store message, try again later");
 	} else {
 		struct deliver_job *job = &tx->job;
 		memset(job, 0, sizeof(*job));
@@ -266,10 +273,10 @@ bdat_chunk_done(struct smtpd_session *s)
 		/* Say so now rather than after gigabytes more. */
 		smtpd_tx_reset(s);
 		s->state = SMTPD_S_HELO;
-		reply_error(s, "552 5.3.4 Error: message exceeds fixed maximum message size");
+		smtpd_reply_error(s, "552 5.3.4 Error: message exceeds fixed maximum message size");
 		return;
 	}
-	reply(s, "250 2.0.0 Ok: %llu octets received",
+	smtpd_reply(s, "250 2.0.0 Ok: %llu octets received",
 	    (unsigned long long)tx->msg.body_size);
 }
 
@@ -296,6 +303,12 @@ bdat_input(struct smtpd_session *s)
 
 /* --- commands --- */
 
+static int
+is_submission(const struct smtpd_session *s)
+{
+	return s->kind == CONF_LISTEN_SUBMISSION || s->kind == CONF_LISTEN_SUBMISSIONS;
+}
+
 static void
 cmd_helo(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 {
@@ -307,19 +320,21 @@ cmd_helo(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 	s->state = SMTPD_S_HELO;
 	if (cmd->verb == SMTPD_CMD_HELO) {
 		s->esmtp = 0;
-		reply(s, "250 %s", conf->hostname);
+		smtpd_reply(s, "250 %s", conf->hostname);
 		return;
 	}
 	s->esmtp = 1;
-	reply(s, "250-%s Hello %s [%s]", conf->hostname, "there", s->peer_ip);
-	reply(s, "250-PIPELINING");
-	reply(s, "250-SIZE %llu", (unsigned long long)conf->max_message_size);
-	reply(s, "250-8BITMIME");
-	reply(s, "250-ENHANCEDSTATUSCODES");
+	smtpd_reply(s, "250-%s Hello %s [%s]", conf->hostname, "there", s->peer_ip);
+	smtpd_reply(s, "250-PIPELINING");
+	smtpd_reply(s, "250-SIZE %llu", (unsigned long long)conf->max_message_size);
+	smtpd_reply(s, "250-8BITMIME");
+	smtpd_reply(s, "250-ENHANCEDSTATUSCODES");
 	if (s->srv->tls != NULL && !tls_active(s->bev))
-		reply(s, "250-STARTTLS");
-	reply(s, "250-SMTPUTF8");
-	reply(s, "250 CHUNKING");
+		smtpd_reply(s, "250-STARTTLS");
+	if (smtpd_auth_allowed(s))
+		smtpd_reply(s, "250-AUTH %s", sasl_mechanisms_list());
+	smtpd_reply(s, "250-SMTPUTF8");
+	smtpd_reply(s, "250 CHUNKING");
 }
 
 static void
@@ -328,28 +343,40 @@ cmd_mail(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 	struct smtpd_tx *tx = &s->tx;
 
 	if (s->state == SMTPD_S_CONNECTED) {
-		reply_error(s, "503 5.5.1 Error: send HELO/EHLO first");
+		smtpd_reply_error(s, "503 5.5.1 Error: send HELO/EHLO first");
 		return;
 	}
 	if (s->state != SMTPD_S_HELO) {
-		reply_error(s, "503 5.5.1 Error: nested MAIL command");
+		smtpd_reply_error(s, "503 5.5.1 Error: nested MAIL command");
+		return;
+	}
+	if (is_submission(s) && s->auth_user[0] == '\0') {
+		smtpd_reply_error(s, "530 5.7.0 Error: authentication required");
 		return;
 	}
 	if (!s->esmtp && (cmd->size_given || cmd->body != SMTPD_BODY_7BIT || cmd->smtputf8)) {
-		reply_error(s, "555 5.5.4 Error: ESMTP parameters need EHLO");
+		smtpd_reply_error(s, "555 5.5.4 Error: ESMTP parameters need EHLO");
 		return;
 	}
 	if (cmd->body == SMTPD_BODY_BINARYMIME) {
-		reply_error(s, "555 5.5.4 Error: BODY=BINARYMIME is not supported");
+		smtpd_reply_error(s, "555 5.5.4 Error: BODY=BINARYMIME is not supported");
 		return;
 	}
 	if (cmd->size_given && cmd->size > s->srv->conf->max_message_size) {
-		reply_error(s, "552 5.3.4 Error: message size exceeds fixed maximum message size");
+		smtpd_reply_error(s, "552 5.3.4 Error: message size exceeds fixed maximum message size");
 		return;
 	}
 	smtpd_tx_reset(s);
 	if (addr_format(&cmd->path, tx->from, sizeof(tx->from)) == -1) {
-		reply_error(s, "501 5.1.7 Error: sender address too long");
+		smtpd_reply_error(s, "501 5.1.7 Error: sender address too long");
+		return;
+	}
+	if (s->auth_user[0] != '\0' && !smtpd_auth_owns(s, tx->from)) {
+		log_info("session=%s event=sender-rejected user=%s from=<%s>", s->id,
+		    s->auth_user, tx->from);
+		tx->from[0] = '\0';
+		smtpd_reply_error(s, "553 5.7.1 Error: sender address not owned by the "
+		    "authenticated user");
 		return;
 	}
 	tx->smtputf8 = cmd->smtputf8;
@@ -361,7 +388,7 @@ cmd_mail(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 			*p = (char)(*p - 'a' + 'A');
 	s->state = SMTPD_S_MAIL;
 	log_info("session=%s msgid=%s event=mail from=<%s>", s->id, tx->msgid, tx->from);
-	reply(s, "250 2.1.0 Ok");
+	smtpd_reply(s, "250 2.1.0 Ok");
 }
 
 /* Refuse a mailbox that is already full, or that the declared SIZE would overfill. */
@@ -383,7 +410,7 @@ rcpt_accept_local(struct smtpd_session *s, const char *address,
 
 	if (res->nremote > 0) {
 		/* The alias forwards off this host: the outbound queue does that. */
-		reply(s, "451 4.3.0 <%s>: forwarding to remote addresses is not available yet",
+		smtpd_reply(s, "451 4.3.0 <%s>: forwarding to remote addresses is not available yet",
 		    address);
 		return;
 	}
@@ -392,11 +419,11 @@ rcpt_accept_local(struct smtpd_session *s, const char *address,
 		if (maildir_path(path, sizeof(path), s->srv->conf->data_dir, mb->domain,
 		    mb->local) == -1) {
 			log_error("session=%s event=bad-mailbox-name address=%s", s->id, address);
-			reply(s, "451 4.3.0 <%s>: mailbox unavailable", address);
+			smtpd_reply(s, "451 4.3.0 <%s>: mailbox unavailable", address);
 			return;
 		}
 		if (rcpt_over_quota(s, path, mb->quota)) {
-			reply(s, "452 4.2.2 <%s>: Mailbox full", address);
+			smtpd_reply(s, "452 4.2.2 <%s>: Mailbox full", address);
 			return;
 		}
 	}
@@ -411,7 +438,7 @@ rcpt_accept_local(struct smtpd_session *s, const char *address,
 	s->state = SMTPD_S_RCPT;
 	log_info("session=%s msgid=%s event=rcpt to=<%s> mailboxes=%zu", s->id, tx->msgid,
 	    address, res->nmailboxes);
-	reply(s, "250 2.1.5 Ok");
+	smtpd_reply(s, "250 2.1.5 Ok");
 }
 
 /* The lookup key of a path: unquoted local part, '@', domain. */
@@ -437,20 +464,20 @@ cmd_rcpt(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 	char address[ADDR_PATH_MAX + 1], key[ADDR_PATH_MAX + 1];
 
 	if (s->state != SMTPD_S_MAIL && s->state != SMTPD_S_RCPT) {
-		reply_error(s, "503 5.5.1 Error: need MAIL command");
+		smtpd_reply_error(s, "503 5.5.1 Error: need MAIL command");
 		return;
 	}
 	if (s->tx.nrcpts >= (size_t)s->srv->conf->max_recipients) {
-		reply(s, "452 4.5.3 Error: too many recipients");
+		smtpd_reply(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
 	if (cmd->path.has_utf8 && !s->tx.smtputf8) {
-		reply_error(s, "553 5.6.7 Error: non-ASCII address needs MAIL FROM ... SMTPUTF8");
+		smtpd_reply_error(s, "553 5.6.7 Error: non-ASCII address needs MAIL FROM ... SMTPUTF8");
 		return;
 	}
 	if (addr_format(&cmd->path, address, sizeof(address)) == -1 ||
 	    rcpt_key(s, cmd, key, sizeof(key)) == -1) {
-		reply_error(s, "501 5.1.3 Error: bad recipient address syntax");
+		smtpd_reply_error(s, "501 5.1.3 Error: bad recipient address syntax");
 		return;
 	}
 	if (cmd->path.is_literal) {
@@ -468,28 +495,28 @@ cmd_rcpt(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 		break;
 	case DIR_RESOLVE_UNKNOWN:
 		log_info("session=%s event=rcpt-unknown to=<%s>", s->id, address);
-		reply_error(s, "550 5.1.1 Error: recipient address rejected: user unknown");
+		smtpd_reply_error(s, "550 5.1.1 Error: recipient address rejected: user unknown");
 		break;
 	case DIR_RESOLVE_DISABLED:
-		reply_error(s, "550 5.2.1 Error: mailbox disabled");
+		smtpd_reply_error(s, "550 5.2.1 Error: mailbox disabled");
 		break;
 	case DIR_RESOLVE_LOOP:
 		log_warn("session=%s event=alias-loop to=<%s>", s->id, address);
-		reply(s, "554 5.4.6 Error: alias loop or expansion too large");
+		smtpd_reply(s, "554 5.4.6 Error: alias loop or expansion too large");
 		break;
 	case DIR_RESOLVE_NOT_LOCAL:
-		if (!s->mynetwork) {
+		if (!s->mynetwork && s->auth_user[0] == '\0') {
 			log_info("session=%s event=relay-denied to=<%s>", s->id, address);
-			reply_error(s, "554 5.7.1 Error: relay access denied");
+			smtpd_reply_error(s, "554 5.7.1 Error: relay access denied");
 			break;
 		}
 		/* FALLTHROUGH */
 	case DIR_RESOLVE_RELAY:
-		reply(s, "451 4.3.0 Error: relaying is not available yet (no outbound queue)");
+		smtpd_reply(s, "451 4.3.0 Error: relaying is not available yet (no outbound queue)");
 		break;
 	case DIR_RESOLVE_TEMPFAIL:
 	default:
-		reply(s, "451 4.3.0 Error: temporary directory failure");
+		smtpd_reply(s, "451 4.3.0 Error: temporary directory failure");
 		break;
 	}
 	dir_resolution_free(&res);
@@ -499,7 +526,7 @@ static int
 begin_message(struct smtpd_session *s)
 {
 	if (smtpd_tx_begin_message(s) == -1) {
-		reply(s, "451 4.3.0 Error: cannot store message, try again later");
+		smtpd_reply(s, "451 4.3.0 Error: cannot store message, try again later");
 		return -1;
 	}
 	return 0;
@@ -509,11 +536,11 @@ static void
 cmd_data(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 {
 	if (s->state == SMTPD_S_BDAT) {
-		reply_error(s, "503 5.5.1 Error: DATA after BDAT");
+		smtpd_reply_error(s, "503 5.5.1 Error: DATA after BDAT");
 		return;
 	}
 	if (s->state != SMTPD_S_RCPT) {
-		reply_error(s, "503 5.5.1 Error: need RCPT command");
+		smtpd_reply_error(s, "503 5.5.1 Error: need RCPT command");
 		return;
 	}
 	if (begin_message(s) == -1)
@@ -521,8 +548,8 @@ cmd_data(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 	s->state = SMTPD_S_DATA;
 	s->tx.data_prev_crlf = 1;
 	s->lb.max = SMTPD_CMD_LINE_MAX;	/* lines over 998 are flagged by the writer */
-	set_timeout(s, s->srv->conf->timeout_data_block);
-	reply(s, "354 End data with <CR><LF>.<CR><LF>");
+	smtpd_set_timeout(s, s->srv->conf->timeout_data_block);
+	smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
 static void
@@ -534,7 +561,7 @@ cmd_bdat(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 	tx->bdat_left = cmd->chunk_size;
 	if (s->state != SMTPD_S_RCPT && s->state != SMTPD_S_BDAT) {
 		tx->bdat_discard = 1;
-		reply_error(s, "503 5.5.1 Error: need RCPT command");
+		smtpd_reply_error(s, "503 5.5.1 Error: need RCPT command");
 		return;
 	}
 	if (!tx->msg_open && begin_message(s) == -1) {
@@ -543,7 +570,7 @@ cmd_bdat(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 	}
 	s->state = SMTPD_S_BDAT;
 	tx->bdat_last = cmd->last;
-	set_timeout(s, s->srv->conf->timeout_data_block);
+	smtpd_set_timeout(s, s->srv->conf->timeout_data_block);
 	if (tx->bdat_left == 0)
 		bdat_input(s);
 }
@@ -570,7 +597,7 @@ starttls_flushed(struct bufferevent *bev, void *arg)
 	s->esmtp = 0;
 	s->state = SMTPD_S_CONNECTED;
 	bufferevent_setcb(s->bev, session_read, NULL, session_event, s);
-	set_timeout(s, s->srv->conf->timeout_command);
+	smtpd_set_timeout(s, s->srv->conf->timeout_command);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 
@@ -578,18 +605,18 @@ static void
 cmd_starttls(struct smtpd_session *s)
 {
 	if (s->srv->tls == NULL) {
-		reply_error(s, "454 4.7.0 Error: TLS not available");
+		smtpd_reply_error(s, "454 4.7.0 Error: TLS not available");
 		return;
 	}
 	if (tls_active(s->bev)) {
-		reply_error(s, "503 5.5.1 Error: TLS already active");
+		smtpd_reply_error(s, "503 5.5.1 Error: TLS already active");
 		return;
 	}
 	if (s->state >= SMTPD_S_MAIL) {
-		reply_error(s, "503 5.5.1 Error: STARTTLS inside a mail transaction");
+		smtpd_reply_error(s, "503 5.5.1 Error: STARTTLS inside a mail transaction");
 		return;
 	}
-	reply(s, "220 2.0.0 Ready to start TLS");
+	smtpd_reply(s, "220 2.0.0 Ready to start TLS");
 	s->state = SMTPD_S_STARTTLS;
 	bufferevent_disable(s->bev, EV_READ);
 	bufferevent_setcb(s->bev, NULL, starttls_flushed, session_event, s);
@@ -602,7 +629,7 @@ cmd_rset(struct smtpd_session *s)
 	smtpd_tx_reset(s);
 	if (s->state != SMTPD_S_CONNECTED)
 		s->state = SMTPD_S_HELO;
-	reply(s, "250 2.0.0 Ok");
+	smtpd_reply(s, "250 2.0.0 Ok");
 }
 
 static void
@@ -618,13 +645,13 @@ session_command(struct smtpd_session *s, size_t len)
 		if (cmd.verb == SMTPD_CMD_BDAT || (cmd.verb == SMTPD_CMD_UNKNOWN &&
 		    str_prefix_ci(s->line, "BDAT "))) {
 			/* An unreadable chunk size leaves the byte stream unframed. */
-			reply(s, "%s", err);
-			reply(s, "421 4.5.0 %s Error: cannot continue after a bad BDAT",
+			smtpd_reply(s, "%s", err);
+			smtpd_reply(s, "421 4.5.0 %s Error: cannot continue after a bad BDAT",
 			    s->srv->conf->hostname);
 			session_end(s, "bad-bdat");
 			return;
 		}
-		reply_error(s, err);
+		smtpd_reply_error(s, err);
 		return;
 	}
 	switch (cmd.verb) {
@@ -648,45 +675,47 @@ session_command(struct smtpd_session *s, size_t len)
 		cmd_rset(s);
 		break;
 	case SMTPD_CMD_NOOP:
-		reply(s, "250 2.0.0 Ok");
+		smtpd_reply(s, "250 2.0.0 Ok");
 		break;
 	case SMTPD_CMD_QUIT:
-		reply(s, "221 2.0.0 Bye");
+		smtpd_reply(s, "221 2.0.0 Bye");
 		session_end(s, "quit");
 		break;
 	case SMTPD_CMD_HELP:
-		reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT "
+		smtpd_reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT "
 		    "HELP VRFY; see RFC 5321");
 		break;
 	case SMTPD_CMD_VRFY:
 		/* No address harvesting: neither confirm nor deny (RFC 5321 3.5.3). */
-		reply(s, "252 2.5.0 Cannot VRFY user, but will accept message and attempt "
+		smtpd_reply(s, "252 2.5.0 Cannot VRFY user, but will accept message and attempt "
 		    "delivery");
 		break;
 	case SMTPD_CMD_EXPN:
-		reply_error(s, "502 5.5.1 Error: EXPN is not available");
+		smtpd_reply_error(s, "502 5.5.1 Error: EXPN is not available");
 		break;
 	case SMTPD_CMD_STARTTLS:
 		cmd_starttls(s);
 		break;
 	case SMTPD_CMD_AUTH:
+		smtpd_auth_start(s, &cmd);
+		break;
 	case SMTPD_CMD_LHLO:
 	default:
-		reply_error(s, "502 5.5.1 Error: command not implemented");
+		smtpd_reply_error(s, "502 5.5.1 Error: command not implemented");
 		break;
 	}
 }
 
 /* Handle everything buffered, as far as the state allows. */
-static void
-session_process(struct smtpd_session *s)
+void
+smtpd_session_process(struct smtpd_session *s)
 {
 	struct evbuffer *in;
 	size_t len;
 	int crlf;
 
 	while (s->state != SMTPD_S_COMMIT && s->state != SMTPD_S_CLOSING &&
-	    s->state != SMTPD_S_STARTTLS) {
+	    s->state != SMTPD_S_STARTTLS && s->state != SMTPD_S_AUTH_WAIT) {
 		in = bufferevent_get_input(s->bev);
 		if (s->tx.bdat_left > 0) {
 			if (!bdat_input(s))
@@ -699,6 +728,16 @@ session_process(struct smtpd_session *s)
 				return;
 			continue;
 		}
+		if (s->state == SMTPD_S_AUTH) {
+			enum linebuf_status st = linebuf_next(&s->lb, in, s->line, &len, &crlf);
+			if (st == LINEBUF_NEED_MORE)
+				return;
+			if (st == LINEBUF_TOO_LONG)
+				smtpd_auth_response(s, "*", 1);	/* cannot be valid: cancel */
+			else
+				smtpd_auth_response(s, s->line, len);
+			continue;
+		}
 		if (s->srv->stopping && s->state != SMTPD_S_BDAT) {
 			smtpd_session_shutdown(s);
 			return;
@@ -707,7 +746,7 @@ session_process(struct smtpd_session *s)
 		if (st == LINEBUF_NEED_MORE)
 			return;
 		if (st == LINEBUF_TOO_LONG) {
-			reply_error(s, "500 5.5.2 Error: line too long");
+			smtpd_reply_error(s, "500 5.5.2 Error: line too long");
 			continue;
 		}
 		session_command(s, len);
@@ -717,7 +756,7 @@ session_process(struct smtpd_session *s)
 static void
 session_read(struct bufferevent *bev, void *arg)
 {
-	session_process(arg);
+	smtpd_session_process(arg);
 }
 
 static void
@@ -734,7 +773,7 @@ session_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_TIMEOUT) {
 		log_info("session=%s event=timeout state=%d", s->id, s->state);
 		bufferevent_enable(bev, EV_WRITE);
-		reply(s, "421 4.4.2 %s Error: timeout exceeded", s->srv->conf->hostname);
+		smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->srv->conf->hostname);
 		session_end(s, "timeout");
 		return;
 	}
@@ -792,23 +831,23 @@ smtpd_session_start(struct smtpd_server *srv, int fd, struct sockaddr *sa, int s
 	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
 	srv->nsessions++;
 	bufferevent_setcb(s->bev, session_read, NULL, session_event, s);
-	set_timeout(s, srv->conf->timeout_command);
+	smtpd_set_timeout(s, srv->conf->timeout_command);
 	log_info("session=%s event=connect listener=%s client=[%s] mynetwork=%d", s->id,
 	    conf_listener_name(kind), s->peer_ip, s->mynetwork);
 	if (srv->stopping || srv->nsessions > srv->conf->max_sessions) {
-		reply(s, "421 4.3.2 %s Service not available, try again later",
+		smtpd_reply(s, "421 4.3.2 %s Service not available, try again later",
 		    srv->conf->hostname);
 		session_end(s, "shutdown");
 		return;
 	}
 	if (!s->mynetwork && sessions_from(srv, s->peer_ip) > srv->conf->max_sessions_per_ip) {
 		log_info("session=%s event=too-many-sessions client=[%s]", s->id, s->peer_ip);
-		reply(s, "421 4.7.0 %s Error: too many connections from your address",
+		smtpd_reply(s, "421 4.7.0 %s Error: too many connections from your address",
 		    srv->conf->hostname);
 		session_end(s, "too-many-sessions");
 		return;
 	}
-	reply(s, "220 %s ESMTP tern", srv->conf->hostname);
+	smtpd_reply(s, "220 %s ESMTP tern", srv->conf->hostname);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 
@@ -825,7 +864,7 @@ smtpd_session_shutdown(struct smtpd_session *s)
 	default:
 		if (s->tx.bdat_left > 0)
 			return;
-		reply(s, "421 4.3.2 %s Service shutting down", s->srv->conf->hostname);
+		smtpd_reply(s, "421 4.3.2 %s Service shutting down", s->srv->conf->hostname);
 		session_end(s, "shutdown");
 	}
 }

@@ -66,9 +66,10 @@ write_trace_headers(struct smtpd_session *s)
 	rfc5322_now(date, sizeof(date));
 	str_printable(helo, sizeof(helo), s->helo, strlen(s->helo));
 	/* RFC 3848 / RFC 6531 protocol names: ESMTP, ESMTPS, UTF8SMTPS, ... */
-	snprintf(proto, sizeof(proto), "%s%s",
+	snprintf(proto, sizeof(proto), "%s%s%s",
 	    tx->smtputf8 ? "UTF8SMTP" : s->esmtp ? "ESMTP" : "SMTP",
-	    s->tls_info[0] != '\0' && (tx->smtputf8 || s->esmtp) ? "S" : "");
+	    s->tls_info[0] != '\0' && (tx->smtputf8 || s->esmtp) ? "S" : "",
+	    s->auth_user[0] != '\0' && (tx->smtputf8 || s->esmtp) ? "A" : "");
 	if (s->tls_info[0] != '\0') {
 		const char *sp = strchr(s->tls_info, ' ');
 		snprintf(tls, sizeof(tls), "\r\n\t(using %.*s with cipher %s)",
@@ -102,6 +103,8 @@ smtpd_tx_begin_message(struct smtpd_session *s)
 		return -1;
 	}
 	tx->msg_open = 1;
+	if (s->kind == CONF_LISTEN_SUBMISSION || s->kind == CONF_LISTEN_SUBMISSIONS)
+		smtpd_msg_complete_headers(&tx->msg, s->srv->conf->hostname);
 	write_trace_headers(s);
 	return 0;
 }

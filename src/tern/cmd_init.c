@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "auth/password.h"
+#include "auth/scram.h"
 #include "common/fs.h"
 #include "common/str.h"
 #include "tern/certs.h"
@@ -208,17 +209,30 @@ static int
 add_postmaster(struct init *in, struct dir *d, char *why, size_t whylen)
 {
 	char address[DIR_ADDRESS_MAX + 1], hash[PASSWORD_HASH_MAX];
+	char scram[SCRAM_RECORD_MAX];
 	int rc;
 
 	snprintf(address, sizeof(address), "postmaster@%s", in->domain);
 	if ((rc = dir_user_get(d, address, NULL, why, whylen)) != 0)
 		return rc == 1 ? 0 : -1;
 	password_generate(in->password, sizeof(in->password));
-	if (password_hash(in->password, hash, sizeof(hash)) == -1) {
+	if (password_hash(in->password, hash, sizeof(hash)) == -1 ||
+	    scram_make_record(in->password, scram, sizeof(scram)) == -1) {
 		snprintf(why, whylen, "cannot hash the password");
 		return -1;
 	}
-	if (dir_user_add(d, address, hash, 0, why, whylen) == -1)
+	/* The user and its SCRAM keys land together. */
+	rc = dir_begin(d, why, whylen);
+	if (rc == 0)
+		rc = dir_user_add(d, address, hash, 0, why, whylen);
+	if (rc == 0)
+		rc = dir_user_set_scram(d, address, scram, why, whylen);
+	if (rc == 0)
+		rc = dir_commit(d, why, whylen);
+	if (rc == -1)
+		dir_rollback(d);
+	explicit_bzero(scram, sizeof(scram));
+	if (rc == -1)
 		return -1;
 	in->postmaster_created = 1;
 	return 0;

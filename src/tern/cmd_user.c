@@ -5,12 +5,14 @@
  *
  * Without --password-stdin a random password is generated and printed,
  * alone on its line, so scripts can capture it. Plaintext is wiped as soon
- * as it is hashed; only the hash reaches the directory.
+ * as it is hashed; only the hash and the SCRAM-SHA-256 keys derived from
+ * it (auth/scram.h) reach the directory, together in one transaction.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "auth/password.h"
+#include "auth/scram.h"
 #include "common/str.h"
 #include "tern/cli.h"
 
@@ -34,9 +36,12 @@ check_address(const char *address)
 	return CLI_OK;
 }
 
-/* Hash a password from stdin or a generated one into hash. */
+/*
+ * Hash a password from stdin or a generated one into hash, and derive its
+ * SCRAM record (SCRAM_RECORD_MAX bytes) into scram.
+ */
 static int
-new_password(int from_stdin, char *hash, char *shown)
+new_password(int from_stdin, char *hash, char *scram, char *shown)
 {
 	char plain[CLI_PASSWORD_MAX + 1];
 	int generated, rc;
@@ -45,9 +50,33 @@ new_password(int from_stdin, char *hash, char *shown)
 	if (cli_password(from_stdin, plain, &generated) == -1)
 		return CLI_ERROR;
 	rc = cli_password_hash(plain, hash, PASSWORD_HASH_MAX) == 0 ? CLI_OK : CLI_ERROR;
+	if (rc == CLI_OK && scram_make_record(plain, scram, SCRAM_RECORD_MAX) == -1)
+		rc = cli_error("cannot derive the SCRAM keys");
 	if (rc == CLI_OK && generated)
 		str_copy(shown, plain, PASSWORD_GENERATED_LEN + 1);
 	explicit_bzero(plain, sizeof(plain));
+	return rc;
+}
+
+/* Add the user (add) or set its password, with its SCRAM keys: all or nothing. */
+static int
+store_password(struct dir *d, const char *address, const char *hash,
+    const char *scram, int add, uint64_t quota, char *why, size_t whylen)
+{
+	int rc;
+
+	if (dir_begin(d, why, whylen) == -1)
+		return -1;
+	if (add)
+		rc = dir_user_add(d, address, hash, quota, why, whylen);
+	else
+		rc = dir_user_set_password(d, address, hash, why, whylen);
+	if (rc == 0)
+		rc = dir_user_set_scram(d, address, scram, why, whylen);
+	if (rc == 0)
+		rc = dir_commit(d, why, whylen);
+	if (rc == -1)
+		dir_rollback(d);
 	return rc;
 }
 
@@ -68,6 +97,7 @@ user_add(struct cli *cli, int argc, char **argv)
 		{ .name = NULL },
 	};
 	char hash[PASSWORD_HASH_MAX], shown[PASSWORD_GENERATED_LEN + 1], why[512];
+	char scram[SCRAM_RECORD_MAX];
 	struct cli_dir cd;
 	uint64_t quota = 0;
 	char *pos[1];
@@ -77,12 +107,15 @@ user_add(struct cli *cli, int argc, char **argv)
 		return cli_usage(cli);
 	if ((opts[1].seen && parse_quota(opts[1].value, &quota) != CLI_OK) ||
 	    check_address(pos[0]) != CLI_OK ||
-	    new_password(opts[0].seen, hash, shown) != CLI_OK)
+	    new_password(opts[0].seen, hash, scram, shown) != CLI_OK)
 		return CLI_ERROR;
-	if (cli_dir_open(cli, &cd, DIR_OPEN_WRITE) == -1)
+	if (cli_dir_open(cli, &cd, DIR_OPEN_WRITE) == -1) {
+		explicit_bzero(scram, sizeof(scram));
 		return CLI_ERROR;
-	rc = dir_user_add(cd.dir, pos[0], hash, quota, why, sizeof(why));
+	}
+	rc = store_password(cd.dir, pos[0], hash, scram, 1, quota, why, sizeof(why));
 	cli_dir_close(&cd);
+	explicit_bzero(scram, sizeof(scram));
 	return finish(rc, why, shown);
 }
 
@@ -91,6 +124,7 @@ user_passwd(struct cli *cli, int argc, char **argv)
 {
 	struct cli_opt opts[] = { { .name = "password-stdin" }, { .name = NULL } };
 	char hash[PASSWORD_HASH_MAX], shown[PASSWORD_GENERATED_LEN + 1], why[512];
+	char scram[SCRAM_RECORD_MAX];
 	struct cli_dir cd;
 	char *pos[1];
 	int rc;
@@ -98,12 +132,15 @@ user_passwd(struct cli *cli, int argc, char **argv)
 	if (cli_parse(argc, argv, opts, pos, 1) != 1)
 		return cli_usage(cli);
 	if (check_address(pos[0]) != CLI_OK ||
-	    new_password(opts[0].seen, hash, shown) != CLI_OK)
+	    new_password(opts[0].seen, hash, scram, shown) != CLI_OK)
 		return CLI_ERROR;
-	if (cli_dir_open(cli, &cd, DIR_OPEN_WRITE) == -1)
+	if (cli_dir_open(cli, &cd, DIR_OPEN_WRITE) == -1) {
+		explicit_bzero(scram, sizeof(scram));
 		return CLI_ERROR;
-	rc = dir_user_set_password(cd.dir, pos[0], hash, why, sizeof(why));
+	}
+	rc = store_password(cd.dir, pos[0], hash, scram, 0, 0, why, sizeof(why));
 	cli_dir_close(&cd);
+	explicit_bzero(scram, sizeof(scram));
 	return finish(rc, why, shown);
 }
 

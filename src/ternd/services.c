@@ -7,7 +7,8 @@
 #define L(x)	(1u << (x))
 
 const struct service services[] = {
-	{ "smtpd", L(CONF_LISTEN_SMTP), 0, smtpd_main },
+	{ "smtpd", L(CONF_LISTEN_SMTP) | L(CONF_LISTEN_SUBMISSION) | L(CONF_LISTEN_SUBMISSIONS), 0,
+	    smtpd_main },
 };
 
 const size_t nservices = sizeof(services) / sizeof(services[0]);

@@ -27,7 +27,8 @@ DEFAULT_USERS = ("user@example.test", "other@example.test")
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "tern(smtp=None, server=None, start=True, users=None): ternd setup for a test")
+        "markers", "tern(smtp=None, server=None, listen=None, auth=None, start=True, users=None): "
+        "ternd setup for a test")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -55,7 +56,8 @@ def tern(request):
     workdir = _tempdir()
     t = None
     try:
-        t = harness.Tern(workdir, smtp=opts.get("smtp"), server=opts.get("server"))
+        t = harness.Tern(workdir, smtp=opts.get("smtp"), server=opts.get("server"),
+                         listen_extra=opts.get("listen"), auth=opts.get("auth"))
         request.node._tern = t
         for addr in opts.get("users", DEFAULT_USERS):
             t.add_user(addr)

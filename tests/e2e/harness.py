@@ -338,12 +338,16 @@ class TernError(Exception):
 class Tern:
     """One ternd instance in its own directory."""
 
-    def __init__(self, workdir, smtp=None, server=None, listen_extra=None):
+    def __init__(self, workdir, smtp=None, server=None, listen_extra=None, auth=None):
         self.dir = os.path.abspath(workdir)
         self.conf = os.path.join(self.dir, "tern.conf")
         self.logfile = os.path.join(self.dir, "ternd.log")
         self.smtp_overrides = dict(smtp or {})
         self.server_overrides = dict(server or {})
+        # extra listeners to open, e.g. ("submission", "submissions"): free ports each
+        self.listen_extra = tuple(listen_extra or ())
+        self.auth_overrides = dict(auth or {})
+        self.ports = {}
         self.proc = None
         self.port = None
         self.returncode = None
@@ -378,6 +382,12 @@ class Tern:
         for name in LISTENERS:
             listen[name] = ""
         listen["smtp"] = "127.0.0.1:%d" % self.port
+        self.ports = {"smtp": self.port}
+        for name in self.listen_extra:
+            self.ports[name] = free_port()
+            listen[name] = "127.0.0.1:%d" % self.ports[name]
+        if self.auth_overrides:
+            conf.setdefault("auth", {}).update(self.auth_overrides)
         smtp = conf.setdefault("smtp", {})
         smtp.update({
             "mynetworks": "127.0.0.0/8 ::1/128",
