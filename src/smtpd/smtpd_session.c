@@ -324,7 +324,9 @@ cmd_helo(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 		return;
 	}
 	s->esmtp = 1;
-	smtpd_reply(s, "250-%s Hello %s [%s]", conf->hostname, "there", s->peer_ip);
+	char shown[300];
+	str_printable(shown, sizeof(shown), s->helo, strlen(s->helo));
+	smtpd_reply(s, "250-%s Hello %s [%s]", conf->hostname, shown, s->peer_ip);
 	smtpd_reply(s, "250-PIPELINING");
 	smtpd_reply(s, "250-SIZE %llu", (unsigned long long)conf->max_message_size);
 	smtpd_reply(s, "250-8BITMIME");
