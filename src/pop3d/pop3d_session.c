@@ -1,0 +1,1036 @@
+/*
+ * pop3d_session - one POP3 connection: the RFC 1939 state machine
+ * (AUTHORIZATION, TRANSACTION, UPDATE) with the RFC 2449 extensions.
+ *
+ * Commands are taken one at a time from the input buffer, so pipelined
+ * commands (RFC 2449 PIPELINING) are answered in order. While a login or
+ * QUIT's expunge runs on the pool, or a RETR/TOP is being streamed, no
+ * further command is read; input beyond POP3D_IN_MAX waits in the socket.
+ * RETR and TOP read the file in chunks as the client drains its output,
+ * so a large message never sits in memory. Deletions happen only at QUIT
+ * in the TRANSACTION state: a dropped connection deletes nothing.
+ */
+#include <arpa/inet.h>
+#include <netinet/tcp.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+
+#include "auth/throttle.h"
+#include "common/log.h"
+#include "common/str.h"
+#include "common/xalloc.h"
+#include "deliver/maildir.h"
+#include "net/pool.h"
+#include "net/tls.h"
+#include "pop3d/pop3d_private.h"
+
+/* The mechanisms offered: SCRAM needs directory records that do not exist yet. */
+#define POP3D_SASL_MECHS	"PLAIN LOGIN"
+
+static void	session_read(struct bufferevent *bev, void *arg);
+static void	session_write(struct bufferevent *bev, void *arg);
+static void	session_event(struct bufferevent *bev, short what, void *arg);
+static void	session_process(struct pop3d_session *s);
+
+static void	reply(struct pop3d_session *s, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+static void
+reply(struct pop3d_session *s, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+static void
+stream_stop(struct pop3d_session *s)
+{
+	if (s->stream_fd != -1) {
+		close(s->stream_fd);
+		s->stream_fd = -1;
+	}
+}
+
+static void
+session_free(struct pop3d_session *s)
+{
+	stream_stop(s);
+	if (s->delay != NULL)
+		event_free(s->delay);
+	sasl_free(&s->sasl);
+	sasl_free(&s->login.sasl);
+	explicit_bzero(s->login.password, sizeof(s->login.password));
+	store_mailbox_close(&s->mb);	/* releases the POP3 lock */
+	store_close(&s->store);
+	pop3d_drop_free(&s->drop);
+	free(s->update.uids);
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
+	pop3d_server_session_gone(s->srv, s);
+	free(s);
+}
+
+/* The connection is finished: free now, or once the pool job returns. */
+static void
+session_close(struct pop3d_session *s, const char *reason)
+{
+	log_info("session=%s event=disconnect reason=%s", s->id, reason);
+	if (s->job_pending) {
+		s->dead = 1;
+		bufferevent_free(s->bev);
+		s->bev = NULL;
+		return;
+	}
+	session_free(s);
+}
+
+static void
+close_when_flushed(struct bufferevent *bev, void *arg)
+{
+	struct pop3d_session *s = arg;
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		session_close(s, s->end_reason);
+}
+
+/* Queue the last reply already written, then close once it has been sent. */
+static void
+session_end(struct pop3d_session *s, const char *reason)
+{
+	stream_stop(s);
+	s->end_reason = reason;
+	s->state = POP3D_S_CLOSING;
+	bufferevent_disable(s->bev, EV_READ);
+	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
+	bufferevent_setcb(s->bev, NULL, close_when_flushed, session_event, s);
+	bufferevent_enable(s->bev, EV_WRITE);
+	/* Never free here: callers still use the session after this returns. */
+	bufferevent_trigger(s->bev, EV_WRITE, BEV_TRIG_IGNORE_WATERMARKS |
+	    BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/* A reply to a client mistake: counted, and past the limit the session ends. */
+static void
+reply_error(struct pop3d_session *s, const char *text)
+{
+	reply(s, "%s", text);
+	if (++s->errors >= s->srv->conf->max_errors) {
+		log_info("session=%s event=too-many-errors errors=%d", s->id, s->errors);
+		reply(s, "-ERR Too many errors, closing connection");
+		session_end(s, "too-many-errors");
+	}
+}
+
+static int
+plaintext_ok(struct pop3d_session *s)
+{
+	return tls_active(s->bev) || (s->loopback && s->srv->conf->allow_plaintext_loopback);
+}
+
+/* --- login: directory, password and mailbox on the pool --- */
+
+static void
+login_open_mailbox(struct pop3d_server *srv, struct pop3d_login *job)
+{
+	char local[DIR_LOCAL_MAX + 1], path[PATH_MAX];
+	const char *at = strrchr(job->address, '@');
+	enum store_status status;
+
+	if (at == NULL || (size_t)(at - job->address) >= sizeof(local)) {
+		job->result = POP3D_LOGIN_TEMP;
+		snprintf(job->why, sizeof(job->why), "bad address");
+		return;
+	}
+	memcpy(local, job->address, (size_t)(at - job->address));
+	local[at - job->address] = '\0';
+	if (maildir_path(path, sizeof(path), srv->conf->data_dir, at + 1, local) == -1) {
+		job->result = POP3D_LOGIN_TEMP;
+		snprintf(job->why, sizeof(job->why), "bad mailbox name");
+		return;
+	}
+	job->store = store_open(path, job->why, sizeof(job->why));
+	if (job->store == NULL) {
+		job->result = POP3D_LOGIN_TEMP;
+		return;
+	}
+	job->mb = store_mailbox_open(job->store, "INBOX", STORE_OPEN_EXCLUSIVE, &status,
+	    job->why, sizeof(job->why));
+	if (job->mb == NULL) {
+		job->result = status == STORE_IN_USE ? POP3D_LOGIN_IN_USE : POP3D_LOGIN_TEMP;
+		store_close(&job->store);
+		return;
+	}
+	job->result = POP3D_LOGIN_OK;
+}
+
+static void
+login_work(void *arg)
+{
+	struct pop3d_session *s = arg;
+	struct pop3d_server *srv = s->srv;
+	struct pop3d_login *job = &s->login;
+	struct dir_user user;
+	char why[256];
+	int found = 0, ok;
+
+	memset(&user, 0, sizeof(user));
+	if (job->sasl != NULL && dir_canonical(sasl_authcid(job->sasl), job->address, why,
+	    sizeof(why)) == -1)
+		job->address[0] = '\0';
+	if (job->address[0] != '\0') {
+		pthread_mutex_lock(&srv->dir_lock);
+		found = dir_user_get(srv->dir, job->address, &user, why, sizeof(why));
+		pthread_mutex_unlock(&srv->dir_lock);
+	}
+	if (found == -1) {
+		job->result = POP3D_LOGIN_TEMP;
+		snprintf(job->why, sizeof(job->why), "directory: %s", why);
+		return;
+	}
+	if (found == 0 || !user.enabled)
+		user.password_hash[0] = '\0';
+	if (job->sasl != NULL)
+		ok = sasl_verify_password(job->sasl, user.password_hash);
+	else if (user.password_hash[0] != '\0')
+		ok = password_verify(job->password, user.password_hash);
+	else {
+		(void)password_verify(job->password, srv->dummy_hash);
+		ok = 0;
+	}
+	explicit_bzero(job->password, sizeof(job->password));
+	explicit_bzero(&user.password_hash, sizeof(user.password_hash));
+	if (!ok) {
+		job->result = POP3D_LOGIN_BAD;
+		snprintf(job->why, sizeof(job->why), "%s", found != 1 ? "unknown user" :
+		    !user.enabled ? "disabled" : "wrong password");
+		return;
+	}
+	str_copy(job->address, user.address, sizeof(job->address));
+	login_open_mailbox(srv, job);
+}
+
+static void
+set_timeout(struct pop3d_session *s, int seconds)
+{
+	struct timeval tv = { .tv_sec = seconds };
+
+	bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
+/* The failure answer, after the delay the throttle asked for. */
+static void
+login_fail_delayed(evutil_socket_t fd, short what, void *arg)
+{
+	struct pop3d_session *s = arg;
+
+	s->waiting = 0;
+	reply_error(s, "-ERR [AUTH] Authentication failed");
+	session_process(s);
+}
+
+static void
+login_failed(struct pop3d_session *s)
+{
+	unsigned delay_ms = 0;
+	time_t now = time(NULL);
+
+	if (throttle_fail(s->srv->throttle, s->peer_ip, now))
+		log_warn("session=%s event=login-refusing client=[%s] user=%s", s->id,
+		    s->peer_ip, s->login_name);
+	throttle_check(s->srv->throttle, s->peer_ip, now, &delay_ms, NULL);
+	if (delay_ms == 0) {
+		reply_error(s, "-ERR [AUTH] Authentication failed");
+		return;
+	}
+	struct timeval tv = { delay_ms / 1000, (delay_ms % 1000) * 1000 };
+	if (s->delay == NULL)
+		s->delay = evtimer_new(s->srv->base, login_fail_delayed, s);
+	s->waiting = 1;
+	evtimer_add(s->delay, &tv);
+}
+
+static void
+login_success(struct pop3d_session *s, const char *method)
+{
+	struct pop3d_login *job = &s->login;
+	size_t n, count;
+	uint64_t bytes;
+
+	s->store = job->store;
+	s->mb = job->mb;
+	job->store = NULL;
+	job->mb = NULL;
+	str_copy(s->login_name, job->address, sizeof(s->login_name));
+	n = store_mailbox_count(s->mb);
+	pop3d_drop_init(&s->drop, n);
+	for (size_t i = 0; i < n; i++) {
+		const struct store_msg *m = store_mailbox_msg(s->mb, i);
+		pop3d_drop_set(&s->drop, i, m->uid, m->size);
+	}
+	throttle_success(s->srv->throttle, s->peer_ip);
+	s->state = POP3D_S_TRANSACTION;
+	pop3d_drop_stat(&s->drop, &count, &bytes);
+	log_info("session=%s event=login user=%s method=%s messages=%zu octets=%llu", s->id,
+	    s->login_name, method, count, (unsigned long long)bytes);
+	reply(s, "+OK Logged in, %zu messages (%llu octets)", count, (unsigned long long)bytes);
+}
+
+static void
+login_done(void *arg)
+{
+	struct pop3d_session *s = arg;
+	struct pop3d_login *job = &s->login;
+	char shown[DIR_ADDRESS_MAX * 4 + 1];
+	const char *method;
+
+	s->job_pending = 0;
+	s->waiting = 0;
+	if (s->dead || s->state != POP3D_S_AUTHORIZATION) {
+		/* Gone, or timed out meanwhile: drop what the job opened. */
+		store_mailbox_close(&job->mb);
+		store_close(&job->store);
+		sasl_free(&job->sasl);
+		if (s->dead)
+			session_free(s);
+		return;
+	}
+	method = job->sasl != NULL ? sasl_mechanism(job->sasl) : "USER";
+	if (job->sasl != NULL && job->result != POP3D_LOGIN_OK)
+		str_printable(shown, sizeof(shown), sasl_authcid(job->sasl),
+		    strlen(sasl_authcid(job->sasl)));
+	else
+		str_printable(shown, sizeof(shown), job->address, strlen(job->address));
+	str_copy(s->login_name, shown, sizeof(s->login_name));
+	sasl_free(&job->sasl);
+	switch (job->result) {
+	case POP3D_LOGIN_OK:
+		login_success(s, method);
+		break;
+	case POP3D_LOGIN_BAD:
+		log_info("session=%s event=login-failed client=[%s] user=%s reason=\"%s\"",
+		    s->id, s->peer_ip, shown, job->why);
+		login_failed(s);
+		break;
+	case POP3D_LOGIN_IN_USE:
+		log_info("session=%s event=login-in-use user=%s", s->id, shown);
+		reply(s, "-ERR [IN-USE] Mailbox is locked by another POP3 session");
+		break;
+	default:
+		log_error("session=%s event=login-error user=%s reason=\"%s\"", s->id, shown,
+		    job->why);
+		reply(s, "-ERR [SYS/TEMP] Mailbox unavailable, try again later");
+		break;
+	}
+	if (s->state != POP3D_S_CLOSING && !s->waiting)
+		session_process(s);
+}
+
+/* Check the throttle, then hand the login to the pool. */
+static void
+login_start(struct pop3d_session *s)
+{
+	time_t until;
+
+	if (throttle_check(s->srv->throttle, s->peer_ip, time(NULL), NULL, &until) == -1) {
+		explicit_bzero(s->login.password, sizeof(s->login.password));
+		sasl_free(&s->login.sasl);
+		reply_error(s, "-ERR [SYS/TEMP] Too many failed logins from your address, "
+		    "try again later");
+		return;
+	}
+	s->login.result = POP3D_LOGIN_TEMP;
+	s->login.why[0] = '\0';
+	s->job_pending = 1;
+	s->waiting = 1;
+	pool_submit(s->srv->pool, login_work, login_done, s);
+}
+
+/* --- AUTHORIZATION commands --- */
+
+static void
+cmd_user(struct pop3d_session *s, const struct pop3d_cmd *cmd)
+{
+	if (!plaintext_ok(s)) {
+		reply_error(s, "-ERR [AUTH] Plaintext authentication is not allowed without "
+		    "TLS, use STLS first");
+		return;
+	}
+	str_copy(s->user, cmd->arg, sizeof(s->user));
+	/* Never tell whether the user exists (RFC 1939 section 13). */
+	reply(s, "+OK Send your password");
+}
+
+static void
+cmd_pass(struct pop3d_session *s, const struct pop3d_cmd *cmd)
+{
+	char why[128];
+
+	if (s->user[0] == '\0') {
+		reply_error(s, "-ERR Send USER first");
+		return;
+	}
+	if (!plaintext_ok(s)) {
+		reply_error(s, "-ERR [AUTH] Plaintext authentication is not allowed without TLS");
+		return;
+	}
+	memset(&s->login, 0, sizeof(s->login));
+	if (dir_canonical(s->user, s->login.address, why, sizeof(why)) == -1)
+		s->login.address[0] = '\0';
+	if (str_copy(s->login.password, cmd->arg, sizeof(s->login.password)) == -1)
+		s->login.address[0] = '\0';	/* too long to be anyone's: fails */
+	explicit_bzero(s->line, sizeof(s->line));
+	s->user[0] = '\0';
+	login_start(s);
+}
+
+/* Feed one SASL response (initial or continuation) and act on the result. */
+static void
+sasl_advance(struct pop3d_session *s, const char *b64, size_t len)
+{
+	char out[SASL_CHALLENGE_MAX];
+	enum sasl_status st = sasl_step(s->sasl, b64, len, out, sizeof(out));
+
+	explicit_bzero(s->line, sizeof(s->line));
+	switch (st) {
+	case SASL_CONTINUE:
+		s->lb.max = SASL_LINE_MAX;
+		reply(s, "+ %s", out);
+		return;
+	case SASL_NEED_CREDENTIALS:
+		s->lb.max = POP3D_CMD_LINE_MAX - 2;
+		memset(&s->login, 0, sizeof(s->login));
+		s->login.sasl = s->sasl;
+		s->sasl = NULL;
+		login_start(s);
+		return;
+	default:
+		break;
+	}
+	s->lb.max = POP3D_CMD_LINE_MAX - 2;
+	switch (sasl_error_code(s->sasl)) {
+	case SASL_ERR_CANCELLED:
+		reply_error(s, "-ERR Authentication cancelled");
+		break;
+	case SASL_ERR_MALFORMED:
+	case SASL_ERR_TOO_LONG:
+		reply_error(s, "-ERR Malformed authentication response");
+		break;
+	case SASL_ERR_INTERNAL:
+		reply(s, "-ERR [SYS/TEMP] Authentication unavailable");
+		break;
+	default:
+		sasl_free(&s->sasl);
+		str_copy(s->login_name, "-", sizeof(s->login_name));
+		login_failed(s);
+		return;
+	}
+	sasl_free(&s->sasl);
+}
+
+static void
+cmd_auth(struct pop3d_session *s, const struct pop3d_cmd *cmd)
+{
+	if (cmd->arg == NULL) {
+		/* The RFC 1734 listing form, still sent by some clients. */
+		reply(s, "+OK Mechanisms follow");
+		if (plaintext_ok(s)) {
+			reply(s, "PLAIN");
+			reply(s, "LOGIN");
+		}
+		reply(s, ".");
+		return;
+	}
+	if (!plaintext_ok(s)) {
+		reply_error(s, "-ERR [AUTH] Plaintext authentication is not allowed without "
+		    "TLS, use STLS first");
+		return;
+	}
+	if (strcasecmp(cmd->arg, "PLAIN") != 0 && strcasecmp(cmd->arg, "LOGIN") != 0) {
+		reply_error(s, "-ERR Unsupported authentication mechanism");
+		return;
+	}
+	s->sasl = sasl_new(cmd->arg);
+	if (s->sasl == NULL) {
+		reply_error(s, "-ERR Unsupported authentication mechanism");
+		return;
+	}
+	sasl_advance(s, cmd->initial, cmd->initial != NULL ? strlen(cmd->initial) : 0);
+}
+
+static void
+stls_flushed(struct bufferevent *bev, void *arg)
+{
+	struct pop3d_session *s = arg;
+	struct bufferevent *tls_bev;
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+		return;
+	tls_bev = tls_starttls(s->srv->tls, s->bev);
+	s->bev = NULL;
+	if (tls_bev == NULL) {
+		session_close(s, "tls-setup-failed");
+		return;
+	}
+	s->bev = tls_bev;
+	s->user[0] = '\0';
+	s->state = POP3D_S_AUTHORIZATION;
+	bufferevent_setwatermark(s->bev, EV_WRITE, POP3D_OUT_LOW, 0);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, POP3D_IN_MAX);
+	bufferevent_setcb(s->bev, session_read, session_write, session_event, s);
+	set_timeout(s, POP3D_TIMEOUT);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+static void
+cmd_stls(struct pop3d_session *s)
+{
+	if (s->srv->tls == NULL) {
+		reply_error(s, "-ERR TLS is not available");
+		return;
+	}
+	if (tls_active(s->bev)) {
+		reply_error(s, "-ERR TLS is already active");
+		return;
+	}
+	reply(s, "+OK Begin TLS negotiation");
+	s->state = POP3D_S_STLS;
+	bufferevent_disable(s->bev, EV_READ);
+	bufferevent_setcb(s->bev, NULL, stls_flushed, session_event, s);
+	bufferevent_enable(s->bev, EV_WRITE);
+}
+
+static void
+cmd_capa(struct pop3d_session *s)
+{
+	int auth = s->state == POP3D_S_AUTHORIZATION;
+
+	reply(s, "+OK Capability list follows");
+	reply(s, "TOP");
+	reply(s, "UIDL");
+	if (auth && plaintext_ok(s)) {
+		reply(s, "USER");
+		reply(s, "SASL %s", POP3D_SASL_MECHS);
+	}
+	if (auth && s->srv->tls != NULL && !tls_active(s->bev))
+		reply(s, "STLS");
+	reply(s, "RESP-CODES");
+	reply(s, "AUTH-RESP-CODE");
+	reply(s, "PIPELINING");
+	/* Mail stays until the client deletes it; no minimum delay between logins. */
+	reply(s, "EXPIRE NEVER");
+	reply(s, "IMPLEMENTATION tern");
+	reply(s, ".");
+}
+
+/* --- TRANSACTION commands --- */
+
+/* Resolve a message number, answering the error; 0 when found. */
+static int
+get_msg(struct pop3d_session *s, uint32_t msgnum, size_t *index_out)
+{
+	switch (pop3d_drop_get(&s->drop, msgnum, index_out)) {
+	case POP3D_DROP_OK:
+		return 0;
+	case POP3D_DROP_DELETED:
+		reply_error(s, "-ERR Message is deleted");
+		return -1;
+	default:
+		reply_error(s, "-ERR No such message");
+		return -1;
+	}
+}
+
+static void
+uidl_of(struct pop3d_session *s, size_t i, char *out, size_t outlen)
+{
+	/* Dovecot's default %08Xu%08Xv: the IMAP UID and UIDVALIDITY. */
+	snprintf(out, outlen, "%08X%08X", s->drop.uids[i], store_mailbox_uidvalidity(s->mb));
+}
+
+static void
+cmd_list(struct pop3d_session *s, const struct pop3d_cmd *cmd, int uidl)
+{
+	char uid[32];
+	size_t i, count;
+	uint64_t bytes;
+
+	if (cmd->has_msg) {
+		if (get_msg(s, cmd->msg, &i) == -1)
+			return;
+		if (uidl) {
+			uidl_of(s, i, uid, sizeof(uid));
+			reply(s, "+OK %u %s", cmd->msg, uid);
+		} else
+			reply(s, "+OK %u %llu", cmd->msg, (unsigned long long)s->drop.sizes[i]);
+		return;
+	}
+	pop3d_drop_stat(&s->drop, &count, &bytes);
+	if (uidl)
+		reply(s, "+OK Unique-ID listing follows");
+	else
+		reply(s, "+OK %zu messages (%llu octets)", count, (unsigned long long)bytes);
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	for (i = 0; i < s->drop.n; i++) {
+		if (s->drop.deleted[i])
+			continue;
+		if (uidl) {
+			uidl_of(s, i, uid, sizeof(uid));
+			evbuffer_add_printf(out, "%zu %s\r\n", i + 1, uid);
+		} else
+			evbuffer_add_printf(out, "%zu %llu\r\n", i + 1,
+			    (unsigned long long)s->drop.sizes[i]);
+	}
+	reply(s, ".");
+}
+
+/* Move file bytes to the output until it is full or the message ends. */
+static void
+stream_fill(struct pop3d_session *s)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	char in[POP3D_CHUNK], buf[2 * POP3D_CHUNK];
+	ssize_t n;
+
+	while (s->stream_fd != -1 && evbuffer_get_length(out) < POP3D_OUT_HIGH) {
+		n = read(s->stream_fd, in, sizeof(in));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			log_error("session=%s event=read-error user=%s: %s", s->id, s->login_name,
+			    strerror(errno));
+			/* The +OK is out: only closing tells the client it is incomplete. */
+			session_end(s, "read-error");
+			return;
+		}
+		if (n > 0)
+			evbuffer_add(out, buf, pop3d_stuff_feed(&s->stuff, in, (size_t)n, buf));
+		if (n == 0 || s->stuff.done) {
+			size_t e = pop3d_stuff_end(&s->stuff, buf);
+			evbuffer_add(out, buf, e);
+			stream_stop(s);
+			set_timeout(s, POP3D_TIMEOUT);
+		}
+	}
+}
+
+static void
+cmd_retr(struct pop3d_session *s, const struct pop3d_cmd *cmd)
+{
+	int top = cmd->verb == POP3D_CMD_TOP;
+	size_t i;
+
+	if (get_msg(s, cmd->msg, &i) == -1)
+		return;
+	s->stream_fd = store_msg_open(s->mb, store_mailbox_msg(s->mb, i));
+	if (s->stream_fd == -1) {
+		if (errno == ENOENT)
+			reply(s, "-ERR Message was removed by another session");
+		else
+			reply(s, "-ERR [SYS/TEMP] Cannot read message: %s", strerror(errno));
+		return;
+	}
+	log_debug("session=%s event=%s msg=%u uid=%u", s->id, top ? "top" : "retr",
+	    cmd->msg, s->drop.uids[i]);
+	if (top)
+		reply(s, "+OK Top of message follows");
+	else
+		reply(s, "+OK %llu octets", (unsigned long long)s->drop.sizes[i]);
+	pop3d_stuff_init(&s->stuff, top, cmd->lines);
+	/* A client that reads a big message sends nothing meanwhile: only a
+	 * stalled write counts as idle. */
+	struct timeval tv = { .tv_sec = POP3D_TIMEOUT };
+	bufferevent_set_timeouts(s->bev, NULL, &tv);
+	stream_fill(s);
+}
+
+static void
+cmd_dele(struct pop3d_session *s, const struct pop3d_cmd *cmd)
+{
+	switch (pop3d_drop_dele(&s->drop, cmd->msg)) {
+	case POP3D_DROP_OK:
+		reply(s, "+OK Message %u deleted", cmd->msg);
+		break;
+	case POP3D_DROP_DELETED:
+		reply_error(s, "-ERR Message is already deleted");
+		break;
+	default:
+		reply_error(s, "-ERR No such message");
+		break;
+	}
+}
+
+static void
+cmd_rset(struct pop3d_session *s)
+{
+	size_t count;
+	uint64_t bytes;
+
+	pop3d_drop_rset(&s->drop);
+	pop3d_drop_stat(&s->drop, &count, &bytes);
+	reply(s, "+OK %zu messages (%llu octets)", count, (unsigned long long)bytes);
+}
+
+static void
+update_work(void *arg)
+{
+	struct pop3d_session *s = arg;
+	struct pop3d_update *u = &s->update;
+
+	u->rc = store_expunge(s->mb, u->uids, u->n, &u->removed, u->why, sizeof(u->why));
+}
+
+static void
+update_done(void *arg)
+{
+	struct pop3d_session *s = arg;
+	struct pop3d_update *u = &s->update;
+
+	s->job_pending = 0;
+	s->waiting = 0;
+	store_mailbox_close(&s->mb);	/* the lock goes with the expunge done */
+	if (u->rc == 0)
+		log_info("session=%s event=quit user=%s deleted=%zu left=%zu", s->id,
+		    s->login_name, u->removed, s->drop.n - u->removed);
+	else
+		log_error("session=%s event=quit-error user=%s deleted=%zu of %zu reason=\"%s\"",
+		    s->id, s->login_name, u->removed, u->n, u->why);
+	if (s->dead) {
+		session_free(s);
+		return;
+	}
+	if (u->rc == 0)
+		reply(s, "+OK Bye, %zu messages deleted, %zu left", u->removed,
+		    s->drop.n - u->removed);
+	else
+		reply(s, "-ERR [SYS/TEMP] Some deleted messages were not removed");
+	session_end(s, "quit");
+}
+
+/* QUIT in TRANSACTION: the UPDATE state (RFC 1939 section 6). */
+static void
+cmd_quit_update(struct pop3d_session *s)
+{
+	struct pop3d_update *u = &s->update;
+
+	if (s->drop.ndeleted == 0) {
+		log_info("session=%s event=quit user=%s deleted=0 left=%zu", s->id,
+		    s->login_name, s->drop.n);
+		reply(s, "+OK Bye, %zu messages left", s->drop.n);
+		session_end(s, "quit");
+		return;
+	}
+	memset(u, 0, sizeof(*u));
+	u->uids = xcalloc(s->drop.ndeleted, sizeof(*u->uids));
+	u->n = pop3d_drop_update(&s->drop, u->uids);
+	s->state = POP3D_S_UPDATE;
+	s->job_pending = 1;
+	s->waiting = 1;
+	pool_submit(s->srv->pool, update_work, update_done, s);
+}
+
+/* --- dispatch --- */
+
+static int
+allowed(enum pop3d_state state, enum pop3d_verb verb)
+{
+	switch (verb) {
+	case POP3D_CMD_CAPA:
+	case POP3D_CMD_QUIT:
+		return 1;
+	case POP3D_CMD_USER:
+	case POP3D_CMD_PASS:
+	case POP3D_CMD_APOP:
+	case POP3D_CMD_AUTH:
+	case POP3D_CMD_STLS:
+		return state == POP3D_S_AUTHORIZATION;
+	default:
+		return state == POP3D_S_TRANSACTION;
+	}
+}
+
+static void
+session_command(struct pop3d_session *s, size_t len)
+{
+	struct pop3d_cmd cmd;
+	const char *err;
+	char shown[64];
+
+	if (pop3d_cmd_parse(s->line, len, &cmd, &err) == -1) {
+		log_debug("session=%s event=bad-command verb=%s", s->id,
+		    pop3d_cmd_name(cmd.verb));
+		reply_error(s, err);
+		return;
+	}
+	/* The arguments of PASS and AUTH are secrets: log the verb only. */
+	log_debug("session=%s event=command verb=%s arg=\"%s\"", s->id,
+	    pop3d_cmd_name(cmd.verb), cmd.verb == POP3D_CMD_PASS || cmd.verb == POP3D_CMD_AUTH ||
+	    cmd.arg == NULL ? "" : str_printable(shown, sizeof(shown), cmd.arg, strlen(cmd.arg)));
+	if (!allowed(s->state, cmd.verb)) {
+		reply_error(s, s->state == POP3D_S_AUTHORIZATION ?
+		    "-ERR Not logged in yet" : "-ERR Command not valid after login");
+		return;
+	}
+	if (cmd.verb != POP3D_CMD_PASS && cmd.verb != POP3D_CMD_CAPA)
+		s->user[0] = '\0';	/* PASS must follow USER directly */
+	switch (cmd.verb) {
+	case POP3D_CMD_USER:
+		cmd_user(s, &cmd);
+		break;
+	case POP3D_CMD_PASS:
+		cmd_pass(s, &cmd);
+		break;
+	case POP3D_CMD_APOP:
+		reply_error(s, "-ERR APOP is not supported, use USER/PASS or AUTH over TLS");
+		break;
+	case POP3D_CMD_AUTH:
+		cmd_auth(s, &cmd);
+		break;
+	case POP3D_CMD_STLS:
+		cmd_stls(s);
+		break;
+	case POP3D_CMD_CAPA:
+		cmd_capa(s);
+		break;
+	case POP3D_CMD_STAT: {
+		size_t count;
+		uint64_t bytes;
+		pop3d_drop_stat(&s->drop, &count, &bytes);
+		reply(s, "+OK %zu %llu", count, (unsigned long long)bytes);
+		break;
+	}
+	case POP3D_CMD_LIST:
+		cmd_list(s, &cmd, 0);
+		break;
+	case POP3D_CMD_UIDL:
+		cmd_list(s, &cmd, 1);
+		break;
+	case POP3D_CMD_RETR:
+	case POP3D_CMD_TOP:
+		cmd_retr(s, &cmd);
+		break;
+	case POP3D_CMD_DELE:
+		cmd_dele(s, &cmd);
+		break;
+	case POP3D_CMD_NOOP:
+		reply(s, "+OK");
+		break;
+	case POP3D_CMD_RSET:
+		cmd_rset(s);
+		break;
+	case POP3D_CMD_QUIT:
+		if (s->state == POP3D_S_TRANSACTION) {
+			cmd_quit_update(s);
+			break;
+		}
+		reply(s, "+OK Bye");
+		session_end(s, "quit");
+		break;
+	default:
+		reply_error(s, "-ERR Unknown command");
+		break;
+	}
+}
+
+/* Handle everything buffered, as far as the state and the output allow. */
+static void
+session_process(struct pop3d_session *s)
+{
+	struct evbuffer *in, *out;
+	size_t len;
+	int crlf;
+
+	while ((s->state == POP3D_S_AUTHORIZATION || s->state == POP3D_S_TRANSACTION) &&
+	    !s->waiting) {
+		out = bufferevent_get_output(s->bev);
+		if (s->stream_fd != -1) {
+			stream_fill(s);
+			if (s->stream_fd != -1 || s->state == POP3D_S_CLOSING)
+				return;	/* session_write goes on */
+		}
+		if (evbuffer_get_length(out) >= POP3D_OUT_HIGH)
+			return;
+		if (s->srv->stopping) {
+			pop3d_session_shutdown(s);
+			return;
+		}
+		in = bufferevent_get_input(s->bev);
+		enum linebuf_status st = linebuf_next(&s->lb, in, s->line, &len, &crlf);
+		if (st == LINEBUF_NEED_MORE)
+			return;
+		if (st == LINEBUF_TOO_LONG) {
+			if (s->sasl != NULL) {
+				sasl_free(&s->sasl);
+				s->lb.max = POP3D_CMD_LINE_MAX - 2;
+			}
+			reply_error(s, "-ERR Line too long");
+			continue;
+		}
+		if (s->sasl != NULL)
+			sasl_advance(s, s->line, len);
+		else
+			session_command(s, len);
+	}
+}
+
+static void
+session_read(struct bufferevent *bev, void *arg)
+{
+	session_process(arg);
+}
+
+/* The client has read enough of the output: go on streaming or reading. */
+static void
+session_write(struct bufferevent *bev, void *arg)
+{
+	session_process(arg);
+}
+
+static void
+session_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct pop3d_session *s = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		tls_describe(bev, s->tls_info, sizeof(s->tls_info));
+		log_info("session=%s event=tls-established tls=\"%s\"", s->id, s->tls_info);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		/* Autologout: no UPDATE state (RFC 1939 section 3). */
+		log_info("session=%s event=timeout state=%d", s->id, s->state);
+		if (s->state == POP3D_S_UPDATE)
+			return;
+		bufferevent_enable(bev, EV_WRITE);
+		reply(s, "-ERR Autologout: idle for too long");
+		session_end(s, "timeout");
+		return;
+	}
+	if ((what & BEV_EVENT_ERROR) && bufferevent_get_openssl_error(bev) != 0) {
+		const char *why = ERR_reason_error_string(bufferevent_get_openssl_error(bev));
+		log_info("session=%s event=tls-failed reason=\"%s\"", s->id,
+		    why != NULL ? why : "handshake failed");
+		session_close(s, "tls-error");
+	} else if (what & BEV_EVENT_ERROR)
+		session_close(s, strerror(EVUTIL_SOCKET_ERROR()));
+	else
+		session_close(s, s->state == POP3D_S_CLOSING ? "quit" : "eof");
+}
+
+static int
+is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return 0;
+}
+
+static int
+sessions_from(struct pop3d_server *srv, const char *ip)
+{
+	struct pop3d_session *s;
+	int n = 0;
+
+	TAILQ_FOREACH(s, &srv->sessions, entry)
+		if (s->bev != NULL && strcmp(s->peer_ip, ip) == 0)
+			n++;
+	return n;
+}
+
+/* The one place a session's connection is made: plain, or implicit TLS. */
+static struct bufferevent *
+session_bev(struct pop3d_server *srv, int fd, enum conf_listener kind)
+{
+	int one = 1;
+
+	/*
+	 * Replies are written whole; Nagle would hold the tail of a listing
+	 * longer than one socket write until the client's delayed ACK (40 ms).
+	 */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (kind == CONF_LISTEN_POP3S)
+		return tls_accept(srv->tls, srv->base, fd);	/* RFC 8314 */
+	return bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+}
+
+void
+pop3d_session_start(struct pop3d_server *srv, int fd, struct sockaddr *sa, int salen,
+    enum conf_listener kind)
+{
+	struct pop3d_session *s = xcalloc(1, sizeof(*s));
+	const void *ip;
+
+	s->srv = srv;
+	s->kind = kind;
+	s->stream_fd = -1;
+	str_random_hex(s->id, 8);
+	ip = sa->sa_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)sa)->sin6_addr :
+	    (const void *)&((struct sockaddr_in *)sa)->sin_addr;
+	inet_ntop(sa->sa_family, ip, s->peer_ip, sizeof(s->peer_ip));
+	s->loopback = is_loopback(sa);
+	s->lb.max = POP3D_CMD_LINE_MAX - 2;
+	s->bev = session_bev(srv, fd, kind);
+	if (s->bev == NULL) {
+		if (kind != CONF_LISTEN_POP3S)
+			close(fd);
+		free(s);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
+	srv->nsessions++;
+	bufferevent_setwatermark(s->bev, EV_WRITE, POP3D_OUT_LOW, 0);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, POP3D_IN_MAX);
+	bufferevent_setcb(s->bev, session_read, session_write, session_event, s);
+	set_timeout(s, POP3D_TIMEOUT);
+	log_info("session=%s event=connect listener=%s client=[%s]", s->id,
+	    conf_listener_name(kind), s->peer_ip);
+	if (srv->stopping || srv->nsessions > srv->conf->max_sessions) {
+		reply(s, "-ERR [SYS/TEMP] Service not available, try again later");
+		session_end(s, "busy");
+		return;
+	}
+	if (!s->loopback && sessions_from(srv, s->peer_ip) > srv->conf->max_sessions_per_ip) {
+		log_info("session=%s event=too-many-sessions client=[%s]", s->id, s->peer_ip);
+		reply(s, "-ERR [SYS/TEMP] Too many connections from your address");
+		session_end(s, "too-many-sessions");
+		return;
+	}
+	reply(s, "+OK %s POP3 server ready", srv->conf->hostname);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+void
+pop3d_session_shutdown(struct pop3d_session *s)
+{
+	switch (s->state) {
+	case POP3D_S_UPDATE:
+	case POP3D_S_CLOSING:
+	case POP3D_S_STLS:
+		return;		/* finishes by itself */
+	default:
+		if (s->waiting || s->stream_fd != -1)
+			return;	/* session_process comes back here when it is done */
+		reply(s, "-ERR [SYS/TEMP] Server shutting down, nothing was deleted");
+		session_end(s, "shutdown");
+	}
+}
