@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "auth/throttle.h"
+#include "common/conf.h"
 #include "common/xalloc.h"
 
 struct throttle_entry {
@@ -224,4 +225,16 @@ throttle_success(struct throttle *t, const char *key)
 
 	if (e != NULL)
 		forget(t, e);
+}
+
+void
+throttle_params_from_conf(struct throttle_params *p, const struct conf *conf)
+{
+	throttle_params_default(p);
+	p->max_failures = (unsigned)conf->auth_max_failures;
+	p->window = (time_t)conf->auth_failure_window;
+	p->refuse_for = (time_t)conf->auth_lockout;
+	p->delay_max_ms = (unsigned)(conf->auth_delay_max * 1000);
+	if (p->delay_first_ms > p->delay_max_ms)
+		p->delay_first_ms = p->delay_max_ms;
 }

@@ -28,6 +28,9 @@ struct throttle_params {
 
 /* Fill p with the defaults above. */
 void	throttle_params_default(struct throttle_params *p);
+struct conf;
+/* Fill p from the [auth] keys of conf (max_failures, failure_window, ...). */
+void	throttle_params_from_conf(struct throttle_params *p, const struct conf *conf);
 /* A table with params (NULL: defaults); free with throttle_free(). */
 struct throttle *throttle_new(const struct throttle_params *params);
 /* Free *tp and set it to NULL; accepts NULL. */

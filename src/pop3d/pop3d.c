@@ -104,7 +104,9 @@ server_setup(struct pop3d_server *srv, const struct conf *conf,
 	for (size_t i = 0; i < nlisteners; i++)
 		if (listeners[i].kind == CONF_LISTEN_POP3S && srv->tls == NULL)
 			fatalx("[listen] pop3s needs [tls] cert and key");
-	srv->throttle = throttle_new(NULL);
+	struct throttle_params tp;
+	throttle_params_from_conf(&tp, srv->conf);
+	srv->throttle = throttle_new(&tp);
 	/* Unknown users are checked against this, so they cost a real hash. */
 	if (password_hash("tern-pop3d-no-such-user", srv->dummy_hash,
 	    sizeof(srv->dummy_hash)) == -1)

@@ -152,13 +152,7 @@ smtpd_main(const struct conf *conf, const struct listener_fd *listeners,
 		fatalx("event_base_new failed");
 	srv.pool = pool_new(srv.base, conf->io_threads);
 	struct throttle_params tp;
-	throttle_params_default(&tp);
-	tp.max_failures = (unsigned)conf->auth_max_failures;
-	tp.window = (time_t)conf->auth_failure_window;
-	tp.refuse_for = (time_t)conf->auth_lockout;
-	tp.delay_max_ms = (unsigned)(conf->auth_delay_max * 1000);
-	if (tp.delay_first_ms > tp.delay_max_ms)
-		tp.delay_first_ms = tp.delay_max_ms;
+	throttle_params_from_conf(&tp, conf);
 	srv.throttle = throttle_new(&tp);
 
 	srv.listeners = xcalloc(nlisteners, sizeof(*srv.listeners));
