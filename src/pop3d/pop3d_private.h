@@ -25,13 +25,13 @@
 #define POP3D_OUT_LOW		(64 * 1024)	/* ... and go on below this */
 #define POP3D_IN_MAX		(64 * 1024)	/* pipelined input read ahead */
 #define POP3D_CHUNK		(32 * 1024)	/* file bytes per read for RETR/TOP */
-#define POP3D_STOP_GRACE	30	/* seconds for QUITs in flight at SIGTERM */
 
 struct event_base;
 struct event;
 struct evconnlistener;
 struct bufferevent;
 struct pool;
+struct worker;
 struct throttle;
 struct tls_server;
 struct pop3d_session;
@@ -45,12 +45,8 @@ struct pop3d_server {
 	struct tls_server	*tls;		/* NULL: no [tls] configured */
 	struct throttle		*throttle;	/* failed logins per client IP (loop thread) */
 	char			 dummy_hash[PASSWORD_HASH_MAX];	/* unknown users cost the same */
-	struct evconnlistener	**listeners;
-	size_t			 nlisteners;
 	TAILQ_HEAD(, pop3d_session) sessions;
-	int			 nsessions;
-	int			 stopping;
-	struct event		*stop_deadline;
+	struct worker		*worker;	/* loop, pool, listeners, graceful stop */
 };
 
 enum pop3d_state {

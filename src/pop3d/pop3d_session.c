@@ -33,6 +33,7 @@
 #include "common/xalloc.h"
 #include "deliver/maildir.h"
 #include "net/pool.h"
+#include "net/worker.h"
 #include "net/tls.h"
 #include "pop3d/pop3d_private.h"
 
@@ -866,7 +867,7 @@ session_process(struct pop3d_session *s)
 		}
 		if (evbuffer_get_length(out) >= POP3D_OUT_HIGH)
 			return;
-		if (s->srv->stopping) {
+		if (worker_stopping(s->srv->worker)) {
 			pop3d_session_shutdown(s);
 			return;
 		}
@@ -997,14 +998,15 @@ pop3d_session_start(struct pop3d_server *srv, int fd, struct sockaddr *sa, int s
 		return;
 	}
 	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
-	srv->nsessions++;
+	worker_session_begin(srv->worker);
 	bufferevent_setwatermark(s->bev, EV_WRITE, POP3D_OUT_LOW, 0);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, POP3D_IN_MAX);
 	bufferevent_setcb(s->bev, session_read, session_write, session_event, s);
 	set_timeout(s, POP3D_TIMEOUT);
 	log_info("session=%s event=connect listener=%s client=[%s]", s->id,
 	    conf_listener_name(kind), s->peer_ip);
-	if (srv->stopping || srv->nsessions > srv->conf->max_sessions) {
+	if (worker_stopping(srv->worker) ||
+	    worker_sessions(srv->worker) > srv->conf->max_sessions) {
 		reply(s, "-ERR [SYS/TEMP] Service not available, try again later");
 		session_end(s, "busy");
 		return;
