@@ -124,4 +124,25 @@ void	pop3d_session_shutdown(struct pop3d_session *s);
 /* pop3d.c */
 void	pop3d_server_session_gone(struct pop3d_server *srv, struct pop3d_session *s);
 
+/* pop3d_session.c: what the login code shares with the session */
+void	pop3d_reply(struct pop3d_session *s, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* A reply to a client mistake: counted; past max_errors the session ends. */
+void	pop3d_reply_error(struct pop3d_session *s, const char *text);
+/* Send what is queued, then close (never frees before returning). */
+void	pop3d_session_end(struct pop3d_session *s, const char *reason);
+void	pop3d_set_timeout(struct pop3d_session *s, int seconds);
+/* Handle buffered input as far as the state allows. */
+void	pop3d_session_process(struct pop3d_session *s);
+void	pop3d_session_free(struct pop3d_session *s);
+
+/* pop3d_login.c */
+/* 1 when a password may be sent now: TLS, or loopback when allowed. */
+int	pop3d_plaintext_ok(struct pop3d_session *s);
+void	pop3d_login_user(struct pop3d_session *s, const struct pop3d_cmd *cmd);
+void	pop3d_login_pass(struct pop3d_session *s, const struct pop3d_cmd *cmd);
+void	pop3d_login_auth(struct pop3d_session *s, const struct pop3d_cmd *cmd);
+/* One client line of an AUTH exchange in progress (s->sasl set). */
+void	pop3d_login_sasl_step(struct pop3d_session *s, const char *b64, size_t len);
+
 #endif

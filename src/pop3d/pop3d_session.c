@@ -28,6 +28,7 @@
 #include <openssl/err.h>
 
 #include "auth/throttle.h"
+#include "common/cidr.h"
 #include "common/log.h"
 #include "common/str.h"
 #include "common/xalloc.h"
@@ -43,13 +44,9 @@
 static void	session_read(struct bufferevent *bev, void *arg);
 static void	session_write(struct bufferevent *bev, void *arg);
 static void	session_event(struct bufferevent *bev, short what, void *arg);
-static void	session_process(struct pop3d_session *s);
 
-static void	reply(struct pop3d_session *s, const char *fmt, ...)
-		    __attribute__((format(printf, 2, 3)));
-
-static void
-reply(struct pop3d_session *s, const char *fmt, ...)
+void
+pop3d_reply(struct pop3d_session *s, const char *fmt, ...)
 {
 	struct evbuffer *out = bufferevent_get_output(s->bev);
 	va_list ap;
@@ -69,8 +66,8 @@ stream_stop(struct pop3d_session *s)
 	}
 }
 
-static void
-session_free(struct pop3d_session *s)
+void
+pop3d_session_free(struct pop3d_session *s)
 {
 	stream_stop(s);
 	if (s->delay != NULL)
@@ -99,7 +96,7 @@ session_close(struct pop3d_session *s, const char *reason)
 		s->bev = NULL;
 		return;
 	}
-	session_free(s);
+	pop3d_session_free(s);
 }
 
 static void
@@ -112,8 +109,8 @@ close_when_flushed(struct bufferevent *bev, void *arg)
 }
 
 /* Queue the last reply already written, then close once it has been sent. */
-static void
-session_end(struct pop3d_session *s, const char *reason)
+void
+pop3d_session_end(struct pop3d_session *s, const char *reason)
 {
 	stream_stop(s);
 	s->end_reason = reason;
@@ -128,351 +125,23 @@ session_end(struct pop3d_session *s, const char *reason)
 }
 
 /* A reply to a client mistake: counted, and past the limit the session ends. */
-static void
-reply_error(struct pop3d_session *s, const char *text)
+void
+pop3d_reply_error(struct pop3d_session *s, const char *text)
 {
-	reply(s, "%s", text);
+	pop3d_reply(s, "%s", text);
 	if (++s->errors >= s->srv->conf->max_errors) {
 		log_info("session=%s event=too-many-errors errors=%d", s->id, s->errors);
-		reply(s, "-ERR Too many errors, closing connection");
-		session_end(s, "too-many-errors");
+		pop3d_reply(s, "-ERR Too many errors, closing connection");
+		pop3d_session_end(s, "too-many-errors");
 	}
 }
 
-static int
-plaintext_ok(struct pop3d_session *s)
-{
-	return tls_active(s->bev) || (s->loopback && s->srv->conf->allow_plaintext_loopback);
-}
-
-/* --- login: directory, password and mailbox on the pool --- */
-
-static void
-login_open_mailbox(struct pop3d_server *srv, struct pop3d_login *job)
-{
-	char local[DIR_LOCAL_MAX + 1], path[PATH_MAX];
-	const char *at = strrchr(job->address, '@');
-	enum store_status status;
-
-	if (at == NULL || (size_t)(at - job->address) >= sizeof(local)) {
-		job->result = POP3D_LOGIN_TEMP;
-		snprintf(job->why, sizeof(job->why), "bad address");
-		return;
-	}
-	memcpy(local, job->address, (size_t)(at - job->address));
-	local[at - job->address] = '\0';
-	if (maildir_path(path, sizeof(path), srv->conf->data_dir, at + 1, local) == -1) {
-		job->result = POP3D_LOGIN_TEMP;
-		snprintf(job->why, sizeof(job->why), "bad mailbox name");
-		return;
-	}
-	job->store = store_open(path, job->why, sizeof(job->why));
-	if (job->store == NULL) {
-		job->result = POP3D_LOGIN_TEMP;
-		return;
-	}
-	job->mb = store_mailbox_open(job->store, "INBOX", STORE_OPEN_EXCLUSIVE, &status,
-	    job->why, sizeof(job->why));
-	if (job->mb == NULL) {
-		job->result = status == STORE_IN_USE ? POP3D_LOGIN_IN_USE : POP3D_LOGIN_TEMP;
-		store_close(&job->store);
-		return;
-	}
-	job->result = POP3D_LOGIN_OK;
-}
-
-static void
-login_work(void *arg)
-{
-	struct pop3d_session *s = arg;
-	struct pop3d_server *srv = s->srv;
-	struct pop3d_login *job = &s->login;
-	struct dir_user user;
-	char why[256];
-	int found = 0, ok;
-
-	memset(&user, 0, sizeof(user));
-	if (job->sasl != NULL && dir_canonical(sasl_authcid(job->sasl), job->address, why,
-	    sizeof(why)) == -1)
-		job->address[0] = '\0';
-	if (job->address[0] != '\0') {
-		pthread_mutex_lock(&srv->dir_lock);
-		found = dir_user_get(srv->dir, job->address, &user, why, sizeof(why));
-		pthread_mutex_unlock(&srv->dir_lock);
-	}
-	if (found == -1) {
-		job->result = POP3D_LOGIN_TEMP;
-		snprintf(job->why, sizeof(job->why), "directory: %s", why);
-		return;
-	}
-	if (found == 0 || !user.enabled)
-		user.password_hash[0] = '\0';
-	if (job->sasl != NULL)
-		ok = sasl_verify_password(job->sasl, user.password_hash);
-	else if (user.password_hash[0] != '\0')
-		ok = password_verify(job->password, user.password_hash);
-	else {
-		(void)password_verify(job->password, srv->dummy_hash);
-		ok = 0;
-	}
-	explicit_bzero(job->password, sizeof(job->password));
-	explicit_bzero(&user.password_hash, sizeof(user.password_hash));
-	if (!ok) {
-		job->result = POP3D_LOGIN_BAD;
-		snprintf(job->why, sizeof(job->why), "%s", found != 1 ? "unknown user" :
-		    !user.enabled ? "disabled" : "wrong password");
-		return;
-	}
-	str_copy(job->address, user.address, sizeof(job->address));
-	login_open_mailbox(srv, job);
-}
-
-static void
-set_timeout(struct pop3d_session *s, int seconds)
+void
+pop3d_set_timeout(struct pop3d_session *s, int seconds)
 {
 	struct timeval tv = { .tv_sec = seconds };
 
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
-}
-
-/* The failure answer, after the delay the throttle asked for. */
-static void
-login_fail_delayed(evutil_socket_t fd, short what, void *arg)
-{
-	struct pop3d_session *s = arg;
-
-	s->waiting = 0;
-	reply_error(s, "-ERR [AUTH] Authentication failed");
-	session_process(s);
-}
-
-static void
-login_failed(struct pop3d_session *s)
-{
-	unsigned delay_ms = 0;
-	time_t now = time(NULL);
-
-	if (throttle_fail(s->srv->throttle, s->peer_ip, now))
-		log_warn("session=%s event=login-refusing client=[%s] user=%s", s->id,
-		    s->peer_ip, s->login_name);
-	throttle_check(s->srv->throttle, s->peer_ip, now, &delay_ms, NULL);
-	if (delay_ms == 0) {
-		reply_error(s, "-ERR [AUTH] Authentication failed");
-		return;
-	}
-	struct timeval tv = { delay_ms / 1000, (delay_ms % 1000) * 1000 };
-	if (s->delay == NULL)
-		s->delay = evtimer_new(s->srv->base, login_fail_delayed, s);
-	s->waiting = 1;
-	evtimer_add(s->delay, &tv);
-}
-
-static void
-login_success(struct pop3d_session *s, const char *method)
-{
-	struct pop3d_login *job = &s->login;
-	size_t n, count;
-	uint64_t bytes;
-
-	s->store = job->store;
-	s->mb = job->mb;
-	job->store = NULL;
-	job->mb = NULL;
-	str_copy(s->login_name, job->address, sizeof(s->login_name));
-	n = store_mailbox_count(s->mb);
-	pop3d_drop_init(&s->drop, n);
-	for (size_t i = 0; i < n; i++) {
-		const struct store_msg *m = store_mailbox_msg(s->mb, i);
-		pop3d_drop_set(&s->drop, i, m->uid, m->size);
-	}
-	throttle_success(s->srv->throttle, s->peer_ip);
-	s->state = POP3D_S_TRANSACTION;
-	pop3d_drop_stat(&s->drop, &count, &bytes);
-	log_info("session=%s event=login user=%s method=%s messages=%zu octets=%llu", s->id,
-	    s->login_name, method, count, (unsigned long long)bytes);
-	reply(s, "+OK Logged in, %zu messages (%llu octets)", count, (unsigned long long)bytes);
-}
-
-static void
-login_done(void *arg)
-{
-	struct pop3d_session *s = arg;
-	struct pop3d_login *job = &s->login;
-	char shown[DIR_ADDRESS_MAX * 4 + 1];
-	const char *method;
-
-	s->job_pending = 0;
-	s->waiting = 0;
-	if (s->dead || s->state != POP3D_S_AUTHORIZATION) {
-		/* Gone, or timed out meanwhile: drop what the job opened. */
-		store_mailbox_close(&job->mb);
-		store_close(&job->store);
-		sasl_free(&job->sasl);
-		if (s->dead)
-			session_free(s);
-		return;
-	}
-	method = job->sasl != NULL ? sasl_mechanism(job->sasl) : "USER";
-	if (job->sasl != NULL && job->result != POP3D_LOGIN_OK)
-		str_printable(shown, sizeof(shown), sasl_authcid(job->sasl),
-		    strlen(sasl_authcid(job->sasl)));
-	else
-		str_printable(shown, sizeof(shown), job->address, strlen(job->address));
-	str_copy(s->login_name, shown, sizeof(s->login_name));
-	sasl_free(&job->sasl);
-	switch (job->result) {
-	case POP3D_LOGIN_OK:
-		login_success(s, method);
-		break;
-	case POP3D_LOGIN_BAD:
-		log_info("session=%s event=login-failed client=[%s] user=%s reason=\"%s\"",
-		    s->id, s->peer_ip, shown, job->why);
-		login_failed(s);
-		break;
-	case POP3D_LOGIN_IN_USE:
-		log_info("session=%s event=login-in-use user=%s", s->id, shown);
-		reply(s, "-ERR [IN-USE] Mailbox is locked by another POP3 session");
-		break;
-	default:
-		log_error("session=%s event=login-error user=%s reason=\"%s\"", s->id, shown,
-		    job->why);
-		reply(s, "-ERR [SYS/TEMP] Mailbox unavailable, try again later");
-		break;
-	}
-	if (s->state != POP3D_S_CLOSING && !s->waiting)
-		session_process(s);
-}
-
-/* Check the throttle, then hand the login to the pool. */
-static void
-login_start(struct pop3d_session *s)
-{
-	time_t until;
-
-	if (throttle_check(s->srv->throttle, s->peer_ip, time(NULL), NULL, &until) == -1) {
-		explicit_bzero(s->login.password, sizeof(s->login.password));
-		sasl_free(&s->login.sasl);
-		reply_error(s, "-ERR [SYS/TEMP] Too many failed logins from your address, "
-		    "try again later");
-		return;
-	}
-	s->login.result = POP3D_LOGIN_TEMP;
-	s->login.why[0] = '\0';
-	s->job_pending = 1;
-	s->waiting = 1;
-	pool_submit(s->srv->pool, login_work, login_done, s);
-}
-
-/* --- AUTHORIZATION commands --- */
-
-static void
-cmd_user(struct pop3d_session *s, const struct pop3d_cmd *cmd)
-{
-	if (!plaintext_ok(s)) {
-		reply_error(s, "-ERR [AUTH] Plaintext authentication is not allowed without "
-		    "TLS, use STLS first");
-		return;
-	}
-	str_copy(s->user, cmd->arg, sizeof(s->user));
-	/* Never tell whether the user exists (RFC 1939 section 13). */
-	reply(s, "+OK Send your password");
-}
-
-static void
-cmd_pass(struct pop3d_session *s, const struct pop3d_cmd *cmd)
-{
-	char why[128];
-
-	if (s->user[0] == '\0') {
-		reply_error(s, "-ERR Send USER first");
-		return;
-	}
-	if (!plaintext_ok(s)) {
-		reply_error(s, "-ERR [AUTH] Plaintext authentication is not allowed without TLS");
-		return;
-	}
-	memset(&s->login, 0, sizeof(s->login));
-	if (dir_canonical(s->user, s->login.address, why, sizeof(why)) == -1)
-		s->login.address[0] = '\0';
-	if (str_copy(s->login.password, cmd->arg, sizeof(s->login.password)) == -1)
-		s->login.address[0] = '\0';	/* too long to be anyone's: fails */
-	explicit_bzero(s->line, sizeof(s->line));
-	s->user[0] = '\0';
-	login_start(s);
-}
-
-/* Feed one SASL response (initial or continuation) and act on the result. */
-static void
-sasl_advance(struct pop3d_session *s, const char *b64, size_t len)
-{
-	char out[SASL_CHALLENGE_MAX];
-	enum sasl_status st = sasl_step(s->sasl, b64, len, out, sizeof(out));
-
-	explicit_bzero(s->line, sizeof(s->line));
-	switch (st) {
-	case SASL_CONTINUE:
-		s->lb.max = SASL_LINE_MAX;
-		reply(s, "+ %s", out);
-		return;
-	case SASL_NEED_CREDENTIALS:
-		s->lb.max = POP3D_CMD_LINE_MAX - 2;
-		memset(&s->login, 0, sizeof(s->login));
-		s->login.sasl = s->sasl;
-		s->sasl = NULL;
-		login_start(s);
-		return;
-	default:
-		break;
-	}
-	s->lb.max = POP3D_CMD_LINE_MAX - 2;
-	switch (sasl_error_code(s->sasl)) {
-	case SASL_ERR_CANCELLED:
-		reply_error(s, "-ERR Authentication cancelled");
-		break;
-	case SASL_ERR_MALFORMED:
-	case SASL_ERR_TOO_LONG:
-		reply_error(s, "-ERR Malformed authentication response");
-		break;
-	case SASL_ERR_INTERNAL:
-		reply(s, "-ERR [SYS/TEMP] Authentication unavailable");
-		break;
-	default:
-		sasl_free(&s->sasl);
-		str_copy(s->login_name, "-", sizeof(s->login_name));
-		login_failed(s);
-		return;
-	}
-	sasl_free(&s->sasl);
-}
-
-static void
-cmd_auth(struct pop3d_session *s, const struct pop3d_cmd *cmd)
-{
-	if (cmd->arg == NULL) {
-		/* The RFC 1734 listing form, still sent by some clients. */
-		reply(s, "+OK Mechanisms follow");
-		if (plaintext_ok(s)) {
-			reply(s, "PLAIN");
-			reply(s, "LOGIN");
-		}
-		reply(s, ".");
-		return;
-	}
-	if (!plaintext_ok(s)) {
-		reply_error(s, "-ERR [AUTH] Plaintext authentication is not allowed without "
-		    "TLS, use STLS first");
-		return;
-	}
-	if (strcasecmp(cmd->arg, "PLAIN") != 0 && strcasecmp(cmd->arg, "LOGIN") != 0) {
-		reply_error(s, "-ERR Unsupported authentication mechanism");
-		return;
-	}
-	s->sasl = sasl_new(cmd->arg);
-	if (s->sasl == NULL) {
-		reply_error(s, "-ERR Unsupported authentication mechanism");
-		return;
-	}
-	sasl_advance(s, cmd->initial, cmd->initial != NULL ? strlen(cmd->initial) : 0);
 }
 
 static void
@@ -495,7 +164,7 @@ stls_flushed(struct bufferevent *bev, void *arg)
 	bufferevent_setwatermark(s->bev, EV_WRITE, POP3D_OUT_LOW, 0);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, POP3D_IN_MAX);
 	bufferevent_setcb(s->bev, session_read, session_write, session_event, s);
-	set_timeout(s, POP3D_TIMEOUT);
+	pop3d_set_timeout(s, POP3D_TIMEOUT);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 
@@ -503,14 +172,14 @@ static void
 cmd_stls(struct pop3d_session *s)
 {
 	if (s->srv->tls == NULL) {
-		reply_error(s, "-ERR TLS is not available");
+		pop3d_reply_error(s, "-ERR TLS is not available");
 		return;
 	}
 	if (tls_active(s->bev)) {
-		reply_error(s, "-ERR TLS is already active");
+		pop3d_reply_error(s, "-ERR TLS is already active");
 		return;
 	}
-	reply(s, "+OK Begin TLS negotiation");
+	pop3d_reply(s, "+OK Begin TLS negotiation");
 	s->state = POP3D_S_STLS;
 	bufferevent_disable(s->bev, EV_READ);
 	bufferevent_setcb(s->bev, NULL, stls_flushed, session_event, s);
@@ -522,22 +191,22 @@ cmd_capa(struct pop3d_session *s)
 {
 	int auth = s->state == POP3D_S_AUTHORIZATION;
 
-	reply(s, "+OK Capability list follows");
-	reply(s, "TOP");
-	reply(s, "UIDL");
-	if (auth && plaintext_ok(s)) {
-		reply(s, "USER");
-		reply(s, "SASL %s", POP3D_SASL_MECHS);
+	pop3d_reply(s, "+OK Capability list follows");
+	pop3d_reply(s, "TOP");
+	pop3d_reply(s, "UIDL");
+	if (auth && pop3d_plaintext_ok(s)) {
+		pop3d_reply(s, "USER");
+		pop3d_reply(s, "SASL %s", POP3D_SASL_MECHS);
 	}
 	if (auth && s->srv->tls != NULL && !tls_active(s->bev))
-		reply(s, "STLS");
-	reply(s, "RESP-CODES");
-	reply(s, "AUTH-RESP-CODE");
-	reply(s, "PIPELINING");
+		pop3d_reply(s, "STLS");
+	pop3d_reply(s, "RESP-CODES");
+	pop3d_reply(s, "AUTH-RESP-CODE");
+	pop3d_reply(s, "PIPELINING");
 	/* Mail stays until the client deletes it; no minimum delay between logins. */
-	reply(s, "EXPIRE NEVER");
-	reply(s, "IMPLEMENTATION tern");
-	reply(s, ".");
+	pop3d_reply(s, "EXPIRE NEVER");
+	pop3d_reply(s, "IMPLEMENTATION tern");
+	pop3d_reply(s, ".");
 }
 
 /* --- TRANSACTION commands --- */
@@ -550,10 +219,10 @@ get_msg(struct pop3d_session *s, uint32_t msgnum, size_t *index_out)
 	case POP3D_DROP_OK:
 		return 0;
 	case POP3D_DROP_DELETED:
-		reply_error(s, "-ERR Message is deleted");
+		pop3d_reply_error(s, "-ERR Message is deleted");
 		return -1;
 	default:
-		reply_error(s, "-ERR No such message");
+		pop3d_reply_error(s, "-ERR No such message");
 		return -1;
 	}
 }
@@ -577,16 +246,16 @@ cmd_list(struct pop3d_session *s, const struct pop3d_cmd *cmd, int uidl)
 			return;
 		if (uidl) {
 			uidl_of(s, i, uid, sizeof(uid));
-			reply(s, "+OK %u %s", cmd->msg, uid);
+			pop3d_reply(s, "+OK %u %s", cmd->msg, uid);
 		} else
-			reply(s, "+OK %u %llu", cmd->msg, (unsigned long long)s->drop.sizes[i]);
+			pop3d_reply(s, "+OK %u %llu", cmd->msg, (unsigned long long)s->drop.sizes[i]);
 		return;
 	}
 	pop3d_drop_stat(&s->drop, &count, &bytes);
 	if (uidl)
-		reply(s, "+OK Unique-ID listing follows");
+		pop3d_reply(s, "+OK Unique-ID listing follows");
 	else
-		reply(s, "+OK %zu messages (%llu octets)", count, (unsigned long long)bytes);
+		pop3d_reply(s, "+OK %zu messages (%llu octets)", count, (unsigned long long)bytes);
 	struct evbuffer *out = bufferevent_get_output(s->bev);
 	for (i = 0; i < s->drop.n; i++) {
 		if (s->drop.deleted[i])
@@ -598,7 +267,7 @@ cmd_list(struct pop3d_session *s, const struct pop3d_cmd *cmd, int uidl)
 			evbuffer_add_printf(out, "%zu %llu\r\n", i + 1,
 			    (unsigned long long)s->drop.sizes[i]);
 	}
-	reply(s, ".");
+	pop3d_reply(s, ".");
 }
 
 /* Move file bytes to the output until it is full or the message ends. */
@@ -617,7 +286,7 @@ stream_fill(struct pop3d_session *s)
 			log_error("session=%s event=read-error user=%s: %s", s->id, s->login_name,
 			    strerror(errno));
 			/* The +OK is out: only closing tells the client it is incomplete. */
-			session_end(s, "read-error");
+			pop3d_session_end(s, "read-error");
 			return;
 		}
 		if (n > 0)
@@ -626,7 +295,7 @@ stream_fill(struct pop3d_session *s)
 			size_t e = pop3d_stuff_end(&s->stuff, buf);
 			evbuffer_add(out, buf, e);
 			stream_stop(s);
-			set_timeout(s, POP3D_TIMEOUT);
+			pop3d_set_timeout(s, POP3D_TIMEOUT);
 		}
 	}
 }
@@ -642,17 +311,17 @@ cmd_retr(struct pop3d_session *s, const struct pop3d_cmd *cmd)
 	s->stream_fd = store_msg_open(s->mb, store_mailbox_msg(s->mb, i));
 	if (s->stream_fd == -1) {
 		if (errno == ENOENT)
-			reply(s, "-ERR Message was removed by another session");
+			pop3d_reply(s, "-ERR Message was removed by another session");
 		else
-			reply(s, "-ERR [SYS/TEMP] Cannot read message: %s", strerror(errno));
+			pop3d_reply(s, "-ERR [SYS/TEMP] Cannot read message: %s", strerror(errno));
 		return;
 	}
 	log_debug("session=%s event=%s msg=%u uid=%u", s->id, top ? "top" : "retr",
 	    cmd->msg, s->drop.uids[i]);
 	if (top)
-		reply(s, "+OK Top of message follows");
+		pop3d_reply(s, "+OK Top of message follows");
 	else
-		reply(s, "+OK %llu octets", (unsigned long long)s->drop.sizes[i]);
+		pop3d_reply(s, "+OK %llu octets", (unsigned long long)s->drop.sizes[i]);
 	pop3d_stuff_init(&s->stuff, top, cmd->lines);
 	/* A client that reads a big message sends nothing meanwhile: only a
 	 * stalled write counts as idle. */
@@ -666,13 +335,13 @@ cmd_dele(struct pop3d_session *s, const struct pop3d_cmd *cmd)
 {
 	switch (pop3d_drop_dele(&s->drop, cmd->msg)) {
 	case POP3D_DROP_OK:
-		reply(s, "+OK Message %u deleted", cmd->msg);
+		pop3d_reply(s, "+OK Message %u deleted", cmd->msg);
 		break;
 	case POP3D_DROP_DELETED:
-		reply_error(s, "-ERR Message is already deleted");
+		pop3d_reply_error(s, "-ERR Message is already deleted");
 		break;
 	default:
-		reply_error(s, "-ERR No such message");
+		pop3d_reply_error(s, "-ERR No such message");
 		break;
 	}
 }
@@ -685,7 +354,7 @@ cmd_rset(struct pop3d_session *s)
 
 	pop3d_drop_rset(&s->drop);
 	pop3d_drop_stat(&s->drop, &count, &bytes);
-	reply(s, "+OK %zu messages (%llu octets)", count, (unsigned long long)bytes);
+	pop3d_reply(s, "+OK %zu messages (%llu octets)", count, (unsigned long long)bytes);
 }
 
 static void
@@ -713,15 +382,15 @@ update_done(void *arg)
 		log_error("session=%s event=quit-error user=%s deleted=%zu of %zu reason=\"%s\"",
 		    s->id, s->login_name, u->removed, u->n, u->why);
 	if (s->dead) {
-		session_free(s);
+		pop3d_session_free(s);
 		return;
 	}
 	if (u->rc == 0)
-		reply(s, "+OK Bye, %zu messages deleted, %zu left", u->removed,
+		pop3d_reply(s, "+OK Bye, %zu messages deleted, %zu left", u->removed,
 		    s->drop.n - u->removed);
 	else
-		reply(s, "-ERR [SYS/TEMP] Some deleted messages were not removed");
-	session_end(s, "quit");
+		pop3d_reply(s, "-ERR [SYS/TEMP] Some deleted messages were not removed");
+	pop3d_session_end(s, "quit");
 }
 
 /* QUIT in TRANSACTION: the UPDATE state (RFC 1939 section 6). */
@@ -733,8 +402,8 @@ cmd_quit_update(struct pop3d_session *s)
 	if (s->drop.ndeleted == 0) {
 		log_info("session=%s event=quit user=%s deleted=0 left=%zu", s->id,
 		    s->login_name, s->drop.n);
-		reply(s, "+OK Bye, %zu messages left", s->drop.n);
-		session_end(s, "quit");
+		pop3d_reply(s, "+OK Bye, %zu messages left", s->drop.n);
+		pop3d_session_end(s, "quit");
 		return;
 	}
 	memset(u, 0, sizeof(*u));
@@ -776,7 +445,7 @@ session_command(struct pop3d_session *s, size_t len)
 	if (pop3d_cmd_parse(s->line, len, &cmd, &err) == -1) {
 		log_debug("session=%s event=bad-command verb=%s", s->id,
 		    pop3d_cmd_name(cmd.verb));
-		reply_error(s, err);
+		pop3d_reply_error(s, err);
 		return;
 	}
 	/* The arguments of PASS and AUTH are secrets: log the verb only. */
@@ -784,7 +453,7 @@ session_command(struct pop3d_session *s, size_t len)
 	    pop3d_cmd_name(cmd.verb), cmd.verb == POP3D_CMD_PASS || cmd.verb == POP3D_CMD_AUTH ||
 	    cmd.arg == NULL ? "" : str_printable(shown, sizeof(shown), cmd.arg, strlen(cmd.arg)));
 	if (!allowed(s->state, cmd.verb)) {
-		reply_error(s, s->state == POP3D_S_AUTHORIZATION ?
+		pop3d_reply_error(s, s->state == POP3D_S_AUTHORIZATION ?
 		    "-ERR Not logged in yet" : "-ERR Command not valid after login");
 		return;
 	}
@@ -792,16 +461,16 @@ session_command(struct pop3d_session *s, size_t len)
 		s->user[0] = '\0';	/* PASS must follow USER directly */
 	switch (cmd.verb) {
 	case POP3D_CMD_USER:
-		cmd_user(s, &cmd);
+		pop3d_login_user(s, &cmd);
 		break;
 	case POP3D_CMD_PASS:
-		cmd_pass(s, &cmd);
+		pop3d_login_pass(s, &cmd);
 		break;
 	case POP3D_CMD_APOP:
-		reply_error(s, "-ERR APOP is not supported, use USER/PASS or AUTH over TLS");
+		pop3d_reply_error(s, "-ERR APOP is not supported, use USER/PASS or AUTH over TLS");
 		break;
 	case POP3D_CMD_AUTH:
-		cmd_auth(s, &cmd);
+		pop3d_login_auth(s, &cmd);
 		break;
 	case POP3D_CMD_STLS:
 		cmd_stls(s);
@@ -813,7 +482,7 @@ session_command(struct pop3d_session *s, size_t len)
 		size_t count;
 		uint64_t bytes;
 		pop3d_drop_stat(&s->drop, &count, &bytes);
-		reply(s, "+OK %zu %llu", count, (unsigned long long)bytes);
+		pop3d_reply(s, "+OK %zu %llu", count, (unsigned long long)bytes);
 		break;
 	}
 	case POP3D_CMD_LIST:
@@ -830,7 +499,7 @@ session_command(struct pop3d_session *s, size_t len)
 		cmd_dele(s, &cmd);
 		break;
 	case POP3D_CMD_NOOP:
-		reply(s, "+OK");
+		pop3d_reply(s, "+OK");
 		break;
 	case POP3D_CMD_RSET:
 		cmd_rset(s);
@@ -840,18 +509,18 @@ session_command(struct pop3d_session *s, size_t len)
 			cmd_quit_update(s);
 			break;
 		}
-		reply(s, "+OK Bye");
-		session_end(s, "quit");
+		pop3d_reply(s, "+OK Bye");
+		pop3d_session_end(s, "quit");
 		break;
 	default:
-		reply_error(s, "-ERR Unknown command");
+		pop3d_reply_error(s, "-ERR Unknown command");
 		break;
 	}
 }
 
 /* Handle everything buffered, as far as the state and the output allow. */
-static void
-session_process(struct pop3d_session *s)
+void
+pop3d_session_process(struct pop3d_session *s)
 {
 	struct evbuffer *in, *out;
 	size_t len;
@@ -880,11 +549,11 @@ session_process(struct pop3d_session *s)
 				sasl_free(&s->sasl);
 				s->lb.max = POP3D_CMD_LINE_MAX - 2;
 			}
-			reply_error(s, "-ERR Line too long");
+			pop3d_reply_error(s, "-ERR Line too long");
 			continue;
 		}
 		if (s->sasl != NULL)
-			sasl_advance(s, s->line, len);
+			pop3d_login_sasl_step(s, s->line, len);
 		else
 			session_command(s, len);
 	}
@@ -893,14 +562,14 @@ session_process(struct pop3d_session *s)
 static void
 session_read(struct bufferevent *bev, void *arg)
 {
-	session_process(arg);
+	pop3d_session_process(arg);
 }
 
 /* The client has read enough of the output: go on streaming or reading. */
 static void
 session_write(struct bufferevent *bev, void *arg)
 {
-	session_process(arg);
+	pop3d_session_process(arg);
 }
 
 static void
@@ -919,8 +588,8 @@ session_event(struct bufferevent *bev, short what, void *arg)
 		if (s->state == POP3D_S_UPDATE)
 			return;
 		bufferevent_enable(bev, EV_WRITE);
-		reply(s, "-ERR Autologout: idle for too long");
-		session_end(s, "timeout");
+		pop3d_reply(s, "-ERR Autologout: idle for too long");
+		pop3d_session_end(s, "timeout");
 		return;
 	}
 	if ((what & BEV_EVENT_ERROR) && bufferevent_get_openssl_error(bev) != 0) {
@@ -932,18 +601,6 @@ session_event(struct bufferevent *bev, short what, void *arg)
 		session_close(s, strerror(EVUTIL_SOCKET_ERROR()));
 	else
 		session_close(s, s->state == POP3D_S_CLOSING ? "quit" : "eof");
-}
-
-static int
-is_loopback(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
-	if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-	}
-	return 0;
 }
 
 static int
@@ -988,7 +645,7 @@ pop3d_session_start(struct pop3d_server *srv, int fd, struct sockaddr *sa, int s
 	ip = sa->sa_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)sa)->sin6_addr :
 	    (const void *)&((struct sockaddr_in *)sa)->sin_addr;
 	inet_ntop(sa->sa_family, ip, s->peer_ip, sizeof(s->peer_ip));
-	s->loopback = is_loopback(sa);
+	s->loopback = cidr_is_loopback(sa);
 	s->lb.max = POP3D_CMD_LINE_MAX - 2;
 	s->bev = session_bev(srv, fd, kind);
 	if (s->bev == NULL) {
@@ -1002,22 +659,22 @@ pop3d_session_start(struct pop3d_server *srv, int fd, struct sockaddr *sa, int s
 	bufferevent_setwatermark(s->bev, EV_WRITE, POP3D_OUT_LOW, 0);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, POP3D_IN_MAX);
 	bufferevent_setcb(s->bev, session_read, session_write, session_event, s);
-	set_timeout(s, POP3D_TIMEOUT);
+	pop3d_set_timeout(s, POP3D_TIMEOUT);
 	log_info("session=%s event=connect listener=%s client=[%s]", s->id,
 	    conf_listener_name(kind), s->peer_ip);
 	if (worker_stopping(srv->worker) ||
 	    worker_sessions(srv->worker) > srv->conf->max_sessions) {
-		reply(s, "-ERR [SYS/TEMP] Service not available, try again later");
-		session_end(s, "busy");
+		pop3d_reply(s, "-ERR [SYS/TEMP] Service not available, try again later");
+		pop3d_session_end(s, "busy");
 		return;
 	}
 	if (!s->loopback && sessions_from(srv, s->peer_ip) > srv->conf->max_sessions_per_ip) {
 		log_info("session=%s event=too-many-sessions client=[%s]", s->id, s->peer_ip);
-		reply(s, "-ERR [SYS/TEMP] Too many connections from your address");
-		session_end(s, "too-many-sessions");
+		pop3d_reply(s, "-ERR [SYS/TEMP] Too many connections from your address");
+		pop3d_session_end(s, "too-many-sessions");
 		return;
 	}
-	reply(s, "+OK %s POP3 server ready", srv->conf->hostname);
+	pop3d_reply(s, "+OK %s POP3 server ready", srv->conf->hostname);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 
@@ -1032,7 +689,7 @@ pop3d_session_shutdown(struct pop3d_session *s)
 	default:
 		if (s->waiting || s->stream_fd != -1)
 			return;	/* session_process comes back here when it is done */
-		reply(s, "-ERR [SYS/TEMP] Server shutting down, nothing was deleted");
-		session_end(s, "shutdown");
+		pop3d_reply(s, "-ERR [SYS/TEMP] Server shutting down, nothing was deleted");
+		pop3d_session_end(s, "shutdown");
 	}
 }
