@@ -64,6 +64,7 @@ struct conf {
 
 	/* [queue] */
 	int		 queue_remote_port;
+	uint64_t	 queue_lifetime;	/* seconds before an entry bounces */
 
 	/* [auth] */
 	int		 allow_plaintext_loopback;

@@ -131,6 +131,9 @@ smtpd_main(const struct conf *conf, const struct listener_fd *listeners,
 	if (fs_mkdir_p(srv.spool_dir, 0700) == -1)
 		fatal("cannot create %s", srv.spool_dir);
 	clean_spool(srv.spool_dir);
+	snprintf(srv.queue_dir, sizeof(srv.queue_dir), "%s/queue", conf->data_dir);
+	if (fs_mkdir_p(srv.queue_dir, 0700) == -1)
+		fatal("cannot create %s", srv.queue_dir);
 	snprintf(dbpath, sizeof(dbpath), "%s/directory.db", conf->data_dir);
 	srv.dir = dir_open(dbpath, DIR_OPEN_READ, why, sizeof(why));
 	if (srv.dir == NULL)

@@ -14,6 +14,7 @@
 #include "directory/dir.h"
 #include "mail/addr.h"
 #include "net/linebuf.h"
+#include "queue/queue_file.h"
 #include "smtpd/smtpd_cmd.h"
 #include "smtpd/smtpd_msg.h"
 
@@ -33,6 +34,7 @@ struct smtpd_server {
 	struct tls_server	*tls;		/* NULL: no [tls] configured */
 	struct throttle		*throttle;	/* failed AUTH per address and account */
 	char			 spool_dir[PATH_MAX];
+	char			 queue_dir[PATH_MAX];	/* remote recipients go here */
 	struct evconnlistener	**listeners;
 	size_t			 nlisteners;
 	TAILQ_HEAD(, smtpd_session) sessions;
@@ -76,6 +78,7 @@ struct smtpd_tx {
 	int			 bdat_last;
 	int			 bdat_discard;		/* chunk read only to stay in step */
 	struct deliver_job	 job;
+	struct queue_envelope	 remote;	/* non-local recipients, DSN parameters */
 };
 
 struct smtpd_session {
@@ -137,6 +140,16 @@ int	smtpd_auth_from_ok(struct smtpd_session *s, const char *value);
 void	smtpd_tx_reset(struct smtpd_session *s);
 int	smtpd_tx_add_target(struct smtpd_session *s, const char *path, uint64_t quota);
 int	smtpd_tx_begin_message(struct smtpd_session *s);
+/* A recipient for the outbound queue (deduplicated); -1 when it cannot be kept. */
+int	smtpd_tx_add_remote(struct smtpd_session *s, const char *address, unsigned notify,
+	    const char *orcpt);
+/*
+ * Pool thread: make the message durable for every recipient or for none:
+ * the queue entry (if any remote recipient) is written and fsync'd, the
+ * local delivery committed, then the entry renamed into queue/. Result in
+ * tx->job.status / why, as deliver_commit().
+ */
+void	smtpd_tx_commit(struct smtpd_session *s);
 
 /* smtpd.c */
 void	smtpd_server_session_gone(struct smtpd_server *srv, struct smtpd_session *s);

@@ -125,7 +125,7 @@ commit_work(void *arg)
 {
 	struct smtpd_session *s = arg;
 
-	deliver_commit(&s->tx.job);
+	smtpd_tx_commit(s);
 }
 
 static void
@@ -142,8 +142,10 @@ commit_done(void *arg)
 	tx->msg_open = 0;
 	if (job->status == DELIVER_OK)
 		log_info("session=%s msgid=%s event=delivered from=<%s> nrcpt=%zu "
-		    "mailboxes=%zu size=%llu", s->id, tx->msgid, tx->from, tx->nrcpts,
-		    tx->ntargets, (unsigned long long)job->size);
+		    "mailboxes=%zu queued=%zu%s%s size=%llu", s->id, tx->msgid, tx->from,
+		    tx->nrcpts, tx->ntargets, tx->remote.nrcpts,
+		    tx->remote.nrcpts > 0 ? " queue_id=" : "", tx->remote.nrcpts > 0 ?
+		    tx->remote.id : "", (unsigned long long)job->size);
 	else
 		log_warn("session=%s msgid=%s event=deferred reason=\"%s\"", s->id,
 		    tx->msgid, job->why);
@@ -384,6 +386,8 @@ cmd_mail(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 	tx->smtputf8 = cmd->smtputf8;
 	tx->eightbit = cmd->body == SMTPD_BODY_8BITMIME;
 	tx->size_declared = cmd->size_given ? cmd->size : 0;
+	tx->remote.ret = (enum queue_ret)cmd->ret;
+	str_copy(tx->remote.envid, cmd->envid, sizeof(tx->remote.envid));
 	str_random_hex(tx->msgid, 6);
 	for (char *p = tx->msgid; *p != '\0'; p++)
 		if (*p >= 'a' && *p <= 'f')
@@ -404,27 +408,58 @@ rcpt_over_quota(struct smtpd_session *s, const char *path, uint64_t quota)
 	return used >= quota || used + s->tx.size_declared > quota;
 }
 
+/* Remember the accepted RCPT address and answer. */
 static void
-rcpt_accept_local(struct smtpd_session *s, const char *address,
-    const struct dir_resolution *res)
+rcpt_accepted(struct smtpd_session *s, const char *address, size_t nmailboxes,
+    size_t nremote)
 {
-	char path[PATH_MAX];
+	struct smtpd_tx *tx = &s->tx;
 
-	if (res->nremote > 0) {
-		/* The alias forwards off this host: the outbound queue does that. */
-		smtpd_reply(s, "451 4.3.0 <%s>: forwarding to remote addresses is not available yet",
-		    address);
+	tx->rcpts = xreallocarray(tx->rcpts, tx->nrcpts + 1, sizeof(*tx->rcpts));
+	str_copy(tx->rcpts[tx->nrcpts++].address, address, ADDR_PATH_MAX + 1);
+	s->state = SMTPD_S_RCPT;
+	log_info("session=%s msgid=%s event=rcpt to=<%s> mailboxes=%zu remote=%zu", s->id,
+	    tx->msgid, address, nmailboxes, nremote);
+	smtpd_reply(s, "250 2.1.5 Ok");
+}
+
+/* A recipient elsewhere, for a client allowed to relay: the queue sends it on. */
+static void
+rcpt_accept_remote(struct smtpd_session *s, const char *address,
+    const struct smtpd_cmd *cmd)
+{
+	if (smtpd_tx_add_remote(s, address, cmd->notify, cmd->orcpt) == -1) {
+		smtpd_reply(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
+	rcpt_accepted(s, address, 0, 1);
+}
+
+static void
+rcpt_accept_local(struct smtpd_session *s, const char *address,
+    const struct smtpd_cmd *cmd, const struct dir_resolution *res)
+{
+	char path[PATH_MAX];
+	size_t before = s->tx.remote.nrcpts;
+
+	/* Alias destinations off this host go to the queue, with the local ones. */
+	for (size_t i = 0; i < res->nremote; i++)
+		if (smtpd_tx_add_remote(s, res->remote[i], cmd->notify, "") == -1) {
+			s->tx.remote.nrcpts = before;
+			smtpd_reply(s, "452 4.5.3 Error: too many recipients");
+			return;
+		}
 	for (size_t i = 0; i < res->nmailboxes; i++) {
 		const struct dir_mailbox *mb = &res->mailboxes[i];
 		if (maildir_path(path, sizeof(path), s->srv->conf->data_dir, mb->domain,
 		    mb->local) == -1) {
 			log_error("session=%s event=bad-mailbox-name address=%s", s->id, address);
+			s->tx.remote.nrcpts = before;
 			smtpd_reply(s, "451 4.3.0 <%s>: mailbox unavailable", address);
 			return;
 		}
 		if (rcpt_over_quota(s, path, mb->quota)) {
+			s->tx.remote.nrcpts = before;
 			smtpd_reply(s, "452 4.2.2 <%s>: Mailbox full", address);
 			return;
 		}
@@ -434,13 +469,7 @@ rcpt_accept_local(struct smtpd_session *s, const char *address,
 		    res->mailboxes[i].domain, res->mailboxes[i].local);
 		smtpd_tx_add_target(s, path, res->mailboxes[i].quota);
 	}
-	struct smtpd_tx *tx = &s->tx;
-	tx->rcpts = xreallocarray(tx->rcpts, tx->nrcpts + 1, sizeof(*tx->rcpts));
-	str_copy(tx->rcpts[tx->nrcpts++].address, address, ADDR_PATH_MAX + 1);
-	s->state = SMTPD_S_RCPT;
-	log_info("session=%s msgid=%s event=rcpt to=<%s> mailboxes=%zu", s->id, tx->msgid,
-	    address, res->nmailboxes);
-	smtpd_reply(s, "250 2.1.5 Ok");
+	rcpt_accepted(s, address, res->nmailboxes, res->nremote);
 }
 
 /* The lookup key of a path: unquoted local part, '@', domain. */
@@ -493,7 +522,7 @@ cmd_rcpt(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 
 	switch (res.status) {
 	case DIR_RESOLVE_OK:
-		rcpt_accept_local(s, address, &res);
+		rcpt_accept_local(s, address, cmd, &res);
 		break;
 	case DIR_RESOLVE_UNKNOWN:
 		log_info("session=%s event=rcpt-unknown to=<%s>", s->id, address);
@@ -512,9 +541,11 @@ cmd_rcpt(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 			smtpd_reply_error(s, "554 5.7.1 Error: relay access denied");
 			break;
 		}
-		/* FALLTHROUGH */
+		rcpt_accept_remote(s, address, cmd);
+		break;
 	case DIR_RESOLVE_RELAY:
-		smtpd_reply(s, "451 4.3.0 Error: relaying is not available yet (no outbound queue)");
+		/* backup MX for the domain: needs routing to its better MX hosts (later) */
+		smtpd_reply(s, "451 4.3.0 Error: backup MX relaying is not available yet");
 		break;
 	case DIR_RESOLVE_TEMPFAIL:
 	default:

@@ -22,6 +22,7 @@ smtpd_tx_reset(struct smtpd_session *s)
 		smtpd_msg_discard(&tx->msg);
 	free(tx->rcpts);
 	free(tx->targets);
+	queue_envelope_free(&tx->remote);
 	memset(tx, 0, sizeof(*tx));
 	tx->msg.fd = -1;
 }
@@ -107,4 +108,81 @@ smtpd_tx_begin_message(struct smtpd_session *s)
 		smtpd_msg_complete_headers(&tx->msg, s->srv->conf->hostname);
 	write_trace_headers(s);
 	return 0;
+}
+
+int
+smtpd_tx_add_remote(struct smtpd_session *s, const char *address, unsigned notify,
+    const char *orcpt)
+{
+	struct queue_envelope *q = &s->tx.remote;
+
+	for (size_t i = 0; i < q->nrcpts; i++)
+		if (strcmp(q->rcpts[i].address, address) == 0)
+			return 0;
+	for (const char *p = address; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20)
+			return -1;
+	if (queue_envelope_add_rcpt(q, address) == -1)
+		return -1;
+	q->rcpts[q->nrcpts - 1].notify = notify;
+	for (const char *p = orcpt; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return 0;	/* an ORCPT we cannot store is left out */
+	str_copy(q->rcpts[q->nrcpts - 1].orcpt, orcpt, sizeof(q->rcpts[0].orcpt));
+	return 0;
+}
+
+/* Where the message proper starts: after our Return-Path: (only the final hop adds one). */
+static off_t
+after_return_path(int fd)
+{
+	char head[ADDR_PATH_MAX + 32];
+	ssize_t n = pread(fd, head, sizeof(head), 0);
+	const char *crlf;
+
+	if (n < 14 || strncmp(head, "Return-Path: ", 13) != 0)
+		return 0;
+	crlf = memchr(head, '\n', (size_t)n);
+	return crlf != NULL ? (off_t)(crlf - head + 1) : 0;
+}
+
+void
+smtpd_tx_commit(struct smtpd_session *s)
+{
+	struct smtpd_tx *tx = &s->tx;
+	struct deliver_job *job = &tx->job;
+	struct queue_envelope *q = &tx->remote;
+	struct queue_enqueue enq;
+	const char *err;
+	char path[PATH_MAX + 300];
+
+	if (q->nrcpts == 0) {
+		deliver_commit(job);
+		return;
+	}
+	queue_file_new_id(q->id, sizeof(q->id));
+	str_copy(q->from, tx->from, sizeof(q->from));
+	q->created = q->next_try = time(NULL);
+	if (queue_enqueue_prepare(&enq, s->srv->queue_dir, q, job->spool_fd,
+	    after_return_path(job->spool_fd), NULL, 0, &err) == -1) {
+		job->status = DELIVER_TEMPFAIL;
+		snprintf(job->why, sizeof(job->why), "queue: %s: %s", err, strerror(errno));
+		unlink(job->spool_path);
+		return;
+	}
+	deliver_commit(job);
+	if (job->status != DELIVER_OK) {
+		queue_enqueue_abort(&enq);
+		return;
+	}
+	if (queue_enqueue_commit(&enq, &err) == -1) {
+		/* the local copies must not stay without the remote ones */
+		job->status = DELIVER_TEMPFAIL;
+		snprintf(job->why, sizeof(job->why), "queue: %s: %s", err, strerror(errno));
+		for (size_t i = 0; i < job->ntargets; i++) {
+			snprintf(path, sizeof(path), "%s/new/%s", job->targets[i].path,
+			    job->targets[i].file);
+			unlink(path);
+		}
+	}
 }

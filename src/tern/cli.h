@@ -89,5 +89,6 @@ int	cmd_user(struct cli *, int argc, char **argv);
 int	cmd_alias(struct cli *, int argc, char **argv);
 int	cmd_check_config(struct cli *, int argc, char **argv);
 int	cmd_dns_records(struct cli *, int argc, char **argv);
+int	cmd_queue(struct cli *, int argc, char **argv);
 
 #endif

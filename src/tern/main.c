@@ -27,6 +27,8 @@ static const char help_text[] =
     "  user quota ADDR SIZE | enable ADDR | disable ADDR\n"
     "  alias add SRC DEST... | del SRC [DEST] | list [SRC]\n"
     "                          SRC @DOMAIN is a catch-all\n"
+    "  queue list | show ID | flush | delete ID\n"
+    "                          the outbound queue: list, one entry, retry all now\n"
     "  check-config            check the config, data directory and certificate\n"
     "  dns-records             print the DNS records to publish\n"
     "\n"
@@ -44,6 +46,7 @@ static const struct cli_command commands[] = {
 	{ "domain", cmd_domain, "domain add|del|list ..." },
 	{ "user", cmd_user, "user add|del|passwd|list|quota|enable|disable ..." },
 	{ "alias", cmd_alias, "alias add|del|list ..." },
+	{ "queue", cmd_queue, "queue list|show|flush|delete ..." },
 	{ "check-config", cmd_check_config, "check-config" },
 	{ "dns-records", cmd_dns_records, "dns-records" },
 	{ "help", cmd_help, "help" },

@@ -170,9 +170,9 @@ class DialogError(AssertionError):
 class Raw:
     """A raw SMTP socket: send exact bytes, read replies with timeouts."""
 
-    def __init__(self, port, timeout=5.0):
+    def __init__(self, port, timeout=5.0, host="127.0.0.1"):
         self.timeout = timeout
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock = socket.create_connection((host, port), timeout=timeout)
         self.buf = b""
         self.eof = False
         self.send_error = None
@@ -338,7 +338,14 @@ class TernError(Exception):
 class Tern:
     """One ternd instance in its own directory."""
 
-    def __init__(self, workdir, smtp=None, server=None, listen_extra=None, auth=None):
+    def __init__(self, workdir, smtp=None, server=None, listen_extra=None, auth=None,
+                 host="127.0.0.1", port=None, extra=None):
+        # host: the loopback address of the SMTP listener (127.0.0.2 ... for
+        # several servers on one port); port: a fixed SMTP port; extra: more
+        # config sections {section: {key: value}}
+        self.host = host
+        self.fixed_port = port
+        self.extra = dict(extra or {})
         self.dir = os.path.abspath(workdir)
         self.conf = os.path.join(self.dir, "tern.conf")
         self.logfile = os.path.join(self.dir, "ternd.log")
@@ -377,11 +384,11 @@ class Tern:
         server.update(self.server_overrides)
         dd = server.get("data_dir", "data")
         self.data_dir = dd if os.path.isabs(dd) else os.path.join(self.dir, dd)
-        self.port = port or free_port()
+        self.port = port or self.fixed_port or free_port()
         listen = conf.setdefault("listen", {})
         for name in LISTENERS:
             listen[name] = ""
-        listen["smtp"] = "127.0.0.1:%d" % self.port
+        listen["smtp"] = "%s:%d" % (self.host, self.port)
         self.ports = {"smtp": self.port}
         for name in self.listen_extra:
             self.ports[name] = free_port()
@@ -400,6 +407,13 @@ class Tern:
             "timeout_data_init": "60s",
         })
         smtp.update(self.smtp_overrides)
+        # hermetic: the queue never asks real DNS (nothing answers on port 9,
+        # so lookups fail at once and entries stay queued)
+        dns = conf.setdefault("dns", {})
+        if not dns.get("servers"):
+            dns["servers"] = "127.0.0.1:9"
+        for section, keys in self.extra.items():
+            conf.setdefault(section, {}).update(keys)
         ini_write(self.conf, conf)
 
     # ---- CLI
@@ -464,7 +478,7 @@ class Tern:
             if self.proc is not None and self.proc.poll() is not None:
                 return False
             try:
-                with Raw(self.port, timeout=2.0) as r:
+                with Raw(self.port, timeout=2.0, host=self.host) as r:
                     greet = r.reply()
                     r.send(b"QUIT\r\n")
                     try:
@@ -593,7 +607,7 @@ class Tern:
 
     def smtp(self, timeout=10.0, ehlo=True):
         """An smtplib.SMTP connected to this server (EHLO done unless ehlo=False)."""
-        s = smtplib.SMTP("127.0.0.1", self.port, local_hostname="client.example",
+        s = smtplib.SMTP(self.host, self.port, local_hostname="client.example",
                          timeout=timeout)
         if ehlo:
             code, msg = s.ehlo()
@@ -602,7 +616,7 @@ class Tern:
 
     def raw(self, timeout=5.0, greet=True, ehlo=False):
         """A Raw session; greeting read (and EHLO done) unless told not to."""
-        r = Raw(self.port, timeout=timeout)
+        r = Raw(self.port, timeout=timeout, host=self.host)
         if greet:
             check_reply(r.reply(), "220")
         if ehlo:

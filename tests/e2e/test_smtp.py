@@ -208,9 +208,10 @@ def test_catch_all(tern):
     with tern.smtp() as s:
         s.sendmail(SENDER, ["nobody@example.test"], m1)
         s.sendmail(SENDER, ["user@example.test"], m2)
-        # the catch-all covers its own domain only
+        # the catch-all covers its own domain only (other.test is relayed: mynetworks)
         check_reply(s.mail(SENDER), "250")
-        check_reply(s.rcpt("nobody@other.test"), "451 4.3.0")
+        check_reply(s.rcpt("nobody@other.test"), "250 2.1.5")
+        check_reply(s.rset(), "250")
     _, data = only_file(tern, "other@example.test")
     assert_delivered(data, SENDER, m1)
     _, data = only_file(tern, "user@example.test")
@@ -239,10 +240,20 @@ def test_relay_denied(tern):
     no_mail_except(tern, ["user@example.test"])
 
 
-def test_foreign_domain_from_mynetworks_tempfails(tern):
+def test_foreign_domain_from_mynetworks_queued(tern):
+    msg = message("relay-2@example.org", to="someone@example.org")
     with tern.smtp() as s:
         check_reply(s.mail(SENDER), "250")
-        check_reply(s.rcpt("someone@example.org"), "451 4.3.0")
+        check_reply(s.rcpt("someone@example.org"), "250 2.1.5")
+        check_reply(s.rcpt("user@example.test"), "250 2.1.5")
+        check_reply(s.data(msg), "250 2.0.0")
+    # the local copy is delivered, the remote one waits in the queue (no DNS here)
+    _, data = only_file(tern, "user@example.test")
+    assert data.endswith(msg)
+    out = tern.cli("queue", "list").stdout.decode()
+    lines = [l.split("\t") for l in out.splitlines() if "someone@example.org" in l]
+    assert len(lines) == 1, out
+    assert lines[0][3] == "<%s>" % SENDER
 
 
 @pytest.mark.tern(smtp={"max_recipients": "3"},

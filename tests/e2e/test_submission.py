@@ -296,13 +296,19 @@ def test_submission_adds_date_and_message_id(tern):
     assert rest == b"no date here\r\n"
 
 
-def test_submission_remote_recipient_deferred(tern):
+def test_submission_remote_recipient_queued(tern):
     s = submission(tern)
     s.login("user@example.test", PASSWORD)
     s.mail("user@example.test")
     code, msg = s.rcpt("friend@elsewhere.example")
-    assert (code, msg[:5]) == (451, b"4.3.0")  # until the outbound queue exists
+    assert (code, msg[:5]) == (250, b"2.1.5")
+    code, msg = s.data(body("user@example.test", "friend@elsewhere.example"))
+    assert code == 250, msg
     s.quit()
+    # queued for the outbound queue (which finds no DNS in the tests)
+    out = tern.cli("queue", "list").stdout.decode()
+    assert "<user@example.test>\tfriend@elsewhere.example\t" in out, out
+    assert tern.all_mail() == []
 
 
 # ---- open relay probes on port 25 from a client outside mynetworks

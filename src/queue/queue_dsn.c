@@ -1,0 +1,220 @@
+/*
+ * queue_dsn - build RFC 3464 reports.
+ *
+ * The report names each failed recipient with its final status and the
+ * reply of the host that refused it (Diagnostic-Code: smtp; ...), or our
+ * own reason (DNS, expiry) as X-tern text. The original header block is
+ * copied as it was received; a RET=FULL copy is capped so that a bounce
+ * of a huge message stays small.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/str.h"
+#include "common/xalloc.h"
+#include "queue/queue_dsn.h"
+
+struct dbuf {
+	char	*p;
+	size_t	 len, cap;
+};
+
+static void
+dbuf_add(struct dbuf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2 + 1024;
+		b->p = xrealloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void
+dbuf_printf(struct dbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+dbuf_printf(struct dbuf *b, const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	dbuf_add(b, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+static void
+rfc5322_date(time_t t, char *out, size_t outlen)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, outlen, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+}
+
+/* Header block of msg: up to and including the empty line (or all of it). */
+static size_t
+header_len(const char *msg, size_t msglen)
+{
+	const char *end;
+
+	if (msglen >= 2 && memcmp(msg, "\r\n", 2) == 0)
+		return 0;
+	end = memmem(msg, msglen, "\r\n\r\n", 4);
+	return end != NULL ? (size_t)(end - msg) + 2 : msglen;
+}
+
+/* A status "5.1.1" when s looks like one; else the fallback for the code class. */
+static const char *
+status_of(const struct queue_rcpt *r)
+{
+	const char *s = r->status;
+
+	if ((s[0] == '2' || s[0] == '4' || s[0] == '5') && s[1] == '.')
+		return s;
+	return "5.0.0";
+}
+
+static void
+recipient_block(struct dbuf *b, const struct queue_rcpt *r, time_t now)
+{
+	char date[64], diag[QUEUE_DIAG_MAX];
+	const char *d = r->diag;
+
+	rfc5322_date(now, date, sizeof(date));
+	dbuf_printf(b, "\r\nFinal-Recipient: rfc822; %s\r\n", r->address);
+	if (r->orcpt[0] != '\0')
+		dbuf_printf(b, "Original-Recipient: %s\r\n", r->orcpt);
+	dbuf_printf(b, "Action: failed\r\nStatus: %s\r\n", status_of(r));
+	str_printable(diag, sizeof(diag), d, strlen(d));
+	if (d[0] >= '2' && d[0] <= '5' && d[1] >= '0' && d[1] <= '9' && d[2] >= '0' &&
+	    d[2] <= '9')
+		dbuf_printf(b, "Diagnostic-Code: smtp; %s\r\n", diag);
+	else if (d[0] != '\0')
+		dbuf_printf(b, "Diagnostic-Code: X-tern; %s\r\n", diag);
+	dbuf_printf(b, "Last-Attempt-Date: %s\r\n", date);
+}
+
+void
+queue_dsn_build(const struct queue_envelope *env, const unsigned char *which,
+    const char *hostname, const char *msg, size_t msglen, time_t now,
+    char **out, size_t *len_out)
+{
+	struct dbuf b = { NULL, 0, 0 };
+	char date[64], boundary[64], rnd[17], diag[QUEUE_DIAG_MAX];
+	size_t hlen;
+	int full = env->ret == QUEUE_RET_FULL;
+
+	str_random_hex(rnd, 8);
+	snprintf(boundary, sizeof(boundary), "%s/%s", rnd, hostname);
+	rfc5322_date(now, date, sizeof(date));
+	dbuf_printf(&b, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", hostname);
+	dbuf_printf(&b, "To: <%s>\r\n", env->from);
+	dbuf_printf(&b, "Subject: Undelivered Mail Returned to Sender\r\n");
+	dbuf_printf(&b, "Date: %s\r\n", date);
+	dbuf_printf(&b, "Message-ID: <%s.%s@%s>\r\n", env->id, rnd, hostname);
+	dbuf_printf(&b, "Auto-Submitted: auto-replied\r\n");
+	dbuf_printf(&b, "MIME-Version: 1.0\r\n");
+	dbuf_printf(&b, "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+	    "\tboundary=\"%s\"\r\n\r\n", boundary);
+	dbuf_printf(&b, "This is a MIME-encapsulated message.\r\n\r\n");
+
+	/* 1: for people */
+	dbuf_printf(&b, "--%s\r\nContent-Description: Notification\r\n"
+	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n", boundary);
+	dbuf_printf(&b, "This is the mail system at host %s.\r\n\r\n"
+	    "Your message could not be delivered to one or more recipients.\r\n"
+	    "It is attached below.\r\n\r\n", hostname);
+	for (size_t i = 0; i < env->nrcpts; i++) {
+		if (!which[i])
+			continue;
+		str_printable(diag, sizeof(diag), env->rcpts[i].diag,
+		    strlen(env->rcpts[i].diag));
+		dbuf_printf(&b, "<%s>: %s\r\n", env->rcpts[i].address,
+		    diag[0] != '\0' ? diag : "delivery failed");
+	}
+
+	/* 2: for programs (RFC 3464 section 2) */
+	dbuf_printf(&b, "\r\n--%s\r\nContent-Description: Delivery report\r\n"
+	    "Content-Type: message/delivery-status\r\n\r\n", boundary);
+	dbuf_printf(&b, "Reporting-MTA: dns; %s\r\n", hostname);
+	if (env->envid[0] != '\0')
+		dbuf_printf(&b, "Original-Envelope-Id: %s\r\n", env->envid);
+	rfc5322_date(env->created, date, sizeof(date));
+	dbuf_printf(&b, "Arrival-Date: %s\r\n", date);
+	for (size_t i = 0; i < env->nrcpts; i++)
+		if (which[i])
+			recipient_block(&b, &env->rcpts[i], now);
+
+	/* 3: the original */
+	hlen = header_len(msg, msglen);
+	if (full) {
+		size_t n = msglen < QUEUE_DSN_FULL_MAX ? msglen : QUEUE_DSN_FULL_MAX;
+		dbuf_printf(&b, "\r\n--%s\r\nContent-Description: Undelivered Message\r\n"
+		    "Content-Type: message/rfc822\r\n\r\n", boundary);
+		dbuf_add(&b, msg, n);
+		if (n < 2 || memcmp(msg + n - 2, "\r\n", 2) != 0)
+			dbuf_add(&b, "\r\n", 2);
+	} else {
+		dbuf_printf(&b, "\r\n--%s\r\nContent-Description: Undelivered Message Headers\r\n"
+		    "Content-Type: text/rfc822-headers\r\n\r\n", boundary);
+		dbuf_add(&b, msg, hlen);
+		if (hlen < 2 || memcmp(msg + hlen - 2, "\r\n", 2) != 0)
+			dbuf_add(&b, "\r\n", 2);
+	}
+	dbuf_printf(&b, "\r\n--%s--\r\n", boundary);
+	*out = b.p;
+	*len_out = b.len;
+}
+
+int
+queue_dsn_enqueue(const char *queue_dir, const struct queue_envelope *env,
+    const unsigned char *which, const char *hostname, const char *msg,
+    size_t msglen, time_t now, char *id_out, const char **errstr_out)
+{
+	struct queue_envelope bounce;
+	unsigned char *mark;
+	size_t n = 0, len;
+	char *text;
+	int rc;
+
+	id_out[0] = '\0';
+	if (env->from[0] == '\0')
+		return 0;	/* never a bounce to the null sender */
+	mark = xcalloc(env->nrcpts + 1, 1);
+	for (size_t i = 0; i < env->nrcpts; i++) {
+		unsigned notify = env->rcpts[i].notify;
+		if (which[i] && (notify == 0 || (notify & QUEUE_NOTIFY_FAILURE))) {
+			mark[i] = 1;
+			n++;
+		}
+	}
+	if (n == 0) {
+		free(mark);
+		return 0;
+	}
+	memset(&bounce, 0, sizeof(bounce));
+	queue_file_new_id(bounce.id, sizeof(bounce.id));
+	bounce.created = bounce.next_try = now;
+	if (queue_envelope_add_rcpt(&bounce, env->from) == -1) {
+		free(mark);
+		*errstr_out = "bad sender address";
+		return -1;
+	}
+	queue_dsn_build(env, mark, hostname, msg, msglen, now, &text, &len);
+	rc = queue_enqueue(queue_dir, &bounce, -1, 0, text, len, errstr_out);
+	if (rc == 0)
+		str_copy(id_out, bounce.id, QUEUE_ID_MAX);
+	free(text);
+	free(mark);
+	queue_envelope_free(&bounce);
+	return rc;
+}

@@ -1,0 +1,121 @@
+/*
+ * Unit tests of MX ordering (RFC 5321 5.1) and null MX (RFC 7505).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "smtpc/smtpc_mx.h"
+
+static unsigned
+first(unsigned n)
+{
+	return 0;
+}
+
+static unsigned
+last(unsigned n)
+{
+	return n - 1;
+}
+
+static void
+fill(struct smtpc_mx *mx, const char *host, unsigned pref)
+{
+	snprintf(mx->host, sizeof(mx->host), "%s", host);
+	mx->pref = pref;
+}
+
+static void
+test_order_by_preference(void **state)
+{
+	struct smtpc_mx mx[4];
+
+	fill(&mx[0], "c", 30);
+	fill(&mx[1], "a", 10);
+	fill(&mx[2], "d", 40);
+	fill(&mx[3], "b", 20);
+	smtpc_mx_order(mx, 4, smtpc_mx_random);
+	assert_string_equal(mx[0].host, "a");
+	assert_string_equal(mx[1].host, "b");
+	assert_string_equal(mx[2].host, "c");
+	assert_string_equal(mx[3].host, "d");
+}
+
+static void
+test_equal_preferences_shuffled(void **state)
+{
+	struct smtpc_mx mx[4];
+	int seen_first[3] = { 0, 0, 0 };
+
+	/* deterministic "random": different choices give different orders */
+	fill(&mx[0], "x", 5);
+	fill(&mx[1], "y", 5);
+	fill(&mx[2], "z", 5);
+	fill(&mx[3], "low", 1);
+	smtpc_mx_order(mx, 4, first);
+	assert_string_equal(mx[0].host, "low");
+	char a[3][8];
+	for (int i = 0; i < 3; i++)
+		snprintf(a[i], sizeof(a[i]), "%s", mx[i + 1].host);
+	smtpc_mx_order(mx, 4, last);
+	assert_string_equal(mx[0].host, "low");
+	/* every host of the group is still there exactly once */
+	int found = 0;
+	for (int i = 1; i < 4; i++)
+		for (int j = 0; j < 3; j++)
+			found += strcmp(mx[i].host, a[j]) == 0;
+	assert_int_equal(found, 3);
+
+	/* with the real source each of the equals comes first some of the time */
+	for (int round = 0; round < 300; round++) {
+		fill(&mx[0], "x", 5);
+		fill(&mx[1], "y", 5);
+		fill(&mx[2], "z", 5);
+		smtpc_mx_order(mx, 3, smtpc_mx_random);
+		seen_first[mx[0].host[0] - 'x']++;
+	}
+	for (int i = 0; i < 3; i++)
+		assert_true(seen_first[i] > 30);
+}
+
+static void
+test_null_mx(void **state)
+{
+	struct smtpc_mx mx[2];
+
+	fill(&mx[0], "", 0);
+	assert_true(smtpc_mx_is_null(mx, 1));
+	fill(&mx[0], ".", 0);
+	assert_true(smtpc_mx_is_null(mx, 1));
+	fill(&mx[0], "mx.example", 0);
+	assert_false(smtpc_mx_is_null(mx, 1));
+	assert_false(smtpc_mx_is_null(mx, 0));
+}
+
+static void
+test_random_range(void **state)
+{
+	for (int i = 0; i < 1000; i++)
+		assert_true(smtpc_mx_random(7) < 7);
+	assert_int_equal(smtpc_mx_random(1), 0);
+	assert_int_equal(smtpc_mx_random(0), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_order_by_preference),
+		cmocka_unit_test(test_equal_preferences_shuffled),
+		cmocka_unit_test(test_null_mx),
+		cmocka_unit_test(test_random_range),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
