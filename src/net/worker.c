@@ -30,6 +30,7 @@ struct worker {
 	struct event		*sigterm, *sigint, *deadline;
 	int			 sessions;
 	int			 stopping;
+	int			 grace;
 };
 
 static void
@@ -68,7 +69,7 @@ static void
 on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct worker *w = arg;
-	struct timeval grace = { WORKER_STOP_GRACE, 0 };
+	struct timeval grace = { w->grace, 0 };
 
 	if (w->stopping)
 		return;
@@ -96,6 +97,7 @@ worker_new(const struct listener_fd *fds, size_t nfds, int io_threads,
 	w->pool = pool_new(w->base, io_threads);
 	w->ops = ops;
 	w->ctx = ctx;
+	w->grace = WORKER_STOP_GRACE;
 	w->listeners = xcalloc(nfds > 0 ? nfds : 1, sizeof(*w->listeners));
 	for (size_t i = 0; i < nfds; i++) {
 		struct worker_listener *wl = &w->listeners[i];
@@ -113,6 +115,12 @@ worker_new(const struct listener_fd *fds, size_t nfds, int io_threads,
 	evsignal_add(w->sigterm, NULL);
 	evsignal_add(w->sigint, NULL);
 	return w;
+}
+
+void
+worker_set_grace(struct worker *w, int seconds)
+{
+	w->grace = seconds;
 }
 
 struct event_base *

@@ -16,7 +16,7 @@
 
 #include "net/listener.h"
 
-#define WORKER_STOP_GRACE	30	/* seconds for sessions in flight at SIGTERM */
+#define WORKER_STOP_GRACE	30	/* default seconds for sessions in flight at SIGTERM */
 
 struct event_base;
 struct pool;
@@ -32,6 +32,8 @@ struct worker_ops {
 /* Event base (threads enabled), pool of io_threads threads, listeners armed. */
 struct worker		*worker_new(const struct listener_fd *fds, size_t nfds, int io_threads,
 			    const struct worker_ops *ops, void *ctx);
+/* Seconds the sessions in flight get after SIGTERM (WORKER_STOP_GRACE). */
+void			 worker_set_grace(struct worker *w, int seconds);
 struct event_base	*worker_base(struct worker *w);
 struct pool		*worker_pool(struct worker *w);
 /* 1 once a stop was asked. */

@@ -36,6 +36,7 @@
 #include "deliver/deliver.h"
 #include "deliver/maildir.h"
 #include "directory/dir.h"
+#include "net/worker.h"
 #include "queue/queue.h"
 #include "queue/queue_dsn.h"
 #include "queue/queue_file.h"
@@ -91,12 +92,11 @@ struct qserver {
 	TAILQ_HEAD(, qentry)	 entries;
 	TAILQ_HEAD(, qrun)	 runs;
 	int			 nruns;
-	int			 stopping;
+	struct worker		*worker;	/* loop and graceful stop; runs count as sessions */
 	int			 inotify_fd;
 	struct event		*inotify_ev;
 	struct event		*timer;
 	struct event		*rescan;
-	struct event		*stop_deadline;
 };
 
 static void reschedule(struct qserver *srv);
@@ -489,8 +489,7 @@ run_finish(struct qrun *run)
 	TAILQ_REMOVE(&srv->runs, run, entry);
 	srv->nruns--;
 	run_free(run);
-	if (srv->stopping && srv->nruns == 0)
-		event_base_loopbreak(srv->base);
+	worker_session_end(srv->worker);
 	kick(srv);
 }
 
@@ -571,6 +570,7 @@ run_start(struct qserver *srv, struct qentry *e)
 	e->running = 1;
 	TAILQ_INSERT_TAIL(&srv->runs, run, entry);
 	srv->nruns++;
+	worker_session_begin(srv->worker);
 	run->failed_now = xcalloc(run->env.nrcpts + 1, 1);
 	log_debug("event=queue-run id=%s attempts=%d", e->id, run->env.attempts);
 
@@ -642,7 +642,7 @@ reschedule(struct qserver *srv)
 	struct timeval tv;
 	int have = 0;
 
-	if (srv->stopping)
+	if (worker_stopping(srv->worker))
 		return;
 	for (e = TAILQ_FIRST(&srv->entries); e != NULL; e = next) {
 		next = TAILQ_NEXT(e, entry);
@@ -718,31 +718,21 @@ on_rescan(evutil_socket_t fd, short what, void *arg)
 	reschedule(srv);
 }
 
+/* The queue has no listeners; the worker's accept is never called. */
 static void
-on_stop_deadline(evutil_socket_t fd, short what, void *arg)
+on_accept(void *ctx, int fd, struct sockaddr *sa, int salen, int kind)
 {
-	struct qserver *srv = arg;
-
-	log_warn("event=stop-deadline runs=%d: left for the next start", srv->nruns);
-	event_base_loopbreak(srv->base);
+	close(fd);
 }
 
+/*
+ * SIGTERM: nothing to close; kick() starts no new run once the worker is
+ * stopping, and runs in flight finish or are cut at QUEUE_STOP_GRACE (their
+ * entries are tried again from disk at the next start).
+ */
 static void
-on_sigterm(evutil_socket_t sig, short what, void *arg)
+on_stop(void *ctx)
 {
-	struct qserver *srv = arg;
-	struct timeval grace = { QUEUE_STOP_GRACE, 0 };
-
-	if (srv->stopping)
-		return;
-	srv->stopping = 1;
-	log_info("event=stopping runs=%d", srv->nruns);
-	if (srv->nruns == 0) {
-		event_base_loopbreak(srv->base);
-		return;
-	}
-	srv->stop_deadline = evtimer_new(srv->base, on_stop_deadline, srv);
-	evtimer_add(srv->stop_deadline, &grace);
 }
 
 static SSL_CTX *
@@ -775,8 +765,8 @@ setup_watch(struct qserver *srv)
 int
 queue_main(const struct conf *conf, const struct listener_fd *fds, size_t nfds)
 {
+	static const struct worker_ops ops = { on_accept, on_stop };
 	struct qserver srv;
-	struct event *sigterm, *sigint;
 	struct timeval rescan = { QUEUE_RESCAN_SECS, 0 };
 	char dbpath[PATH_MAX], why[512];
 
@@ -784,7 +774,6 @@ queue_main(const struct conf *conf, const struct listener_fd *fds, size_t nfds)
 	srv.conf = conf;
 	TAILQ_INIT(&srv.entries);
 	TAILQ_INIT(&srv.runs);
-	signal(SIGPIPE, SIG_IGN);
 	snprintf(srv.queue_dir, sizeof(srv.queue_dir), "%s/%s", conf->data_dir, QUEUE_DIR_NAME);
 	snprintf(srv.spool_dir, sizeof(srv.spool_dir), "%s/spool", conf->data_dir);
 	snprintf(srv.corrupt_dir, sizeof(srv.corrupt_dir), "%s/corrupt", srv.queue_dir);
@@ -794,9 +783,9 @@ queue_main(const struct conf *conf, const struct listener_fd *fds, size_t nfds)
 	srv.dir = dir_open(dbpath, DIR_OPEN_READ, why, sizeof(why));
 	if (srv.dir == NULL)
 		fatalx("%s", why);
-	srv.base = event_base_new();
-	if (srv.base == NULL)
-		fatalx("event_base_new failed");
+	srv.worker = worker_new(fds, nfds, 1, &ops, &srv);
+	worker_set_grace(srv.worker, QUEUE_STOP_GRACE);
+	srv.base = worker_base(srv.worker);
 	srv.dns = smtpc_dns_new(srv.base, conf->dns_servers, why, sizeof(why));
 	if (srv.dns == NULL)
 		fatalx("%s", why);
@@ -807,10 +796,6 @@ queue_main(const struct conf *conf, const struct listener_fd *fds, size_t nfds)
 	setup_watch(&srv);	/* before the scan: nothing slips between the two */
 	scan(&srv);
 
-	sigterm = evsignal_new(srv.base, SIGTERM, on_sigterm, &srv);
-	sigint = evsignal_new(srv.base, SIGINT, on_sigterm, &srv);
-	evsignal_add(sigterm, NULL);
-	evsignal_add(sigint, NULL);
 	int nentries = 0;
 	struct qentry *e;
 	TAILQ_FOREACH(e, &srv.entries, entry)
@@ -820,9 +805,8 @@ queue_main(const struct conf *conf, const struct listener_fd *fds, size_t nfds)
 	    "system", conf->queue_remote_port);
 	reschedule(&srv);
 
-	event_base_dispatch(srv.base);
+	worker_run(srv.worker);
 
-	log_info("event=stopped runs=%d", srv.nruns);
 	/* runs cut off here are tried again from their files at the next start */
 	while (!TAILQ_EMPTY(&srv.runs)) {
 		struct qrun *run = TAILQ_FIRST(&srv.runs);
@@ -837,15 +821,11 @@ queue_main(const struct conf *conf, const struct listener_fd *fds, size_t nfds)
 	smtpc_dns_free(&srv.dns);
 	if (srv.ssl != NULL)
 		SSL_CTX_free(srv.ssl);
-	event_free(sigterm);
-	event_free(sigint);
 	event_free(srv.timer);
 	event_free(srv.rescan);
 	event_free(srv.inotify_ev);
-	if (srv.stop_deadline != NULL)
-		event_free(srv.stop_deadline);
 	close(srv.inotify_fd);
 	dir_close(&srv.dir);
-	event_base_free(srv.base);
+	worker_free(&srv.worker);
 	return 0;
 }

@@ -1,5 +1,5 @@
 /*
- * smtpd - the SMTP worker process: listeners 25 (smtp), later 587/465/LMTP.
+ * smtpd - the SMTP worker process: listeners 25 (smtp), 587 and 465.
  *
  * The master forks the worker with its listening sockets already bound;
  * smtpd_main() runs one libevent loop until SIGTERM, then stops accepting,

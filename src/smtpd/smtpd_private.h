@@ -22,6 +22,7 @@ struct event_base;
 struct evconnlistener;
 struct bufferevent;
 struct pool;
+struct worker;
 struct throttle;
 struct smtpd_session;
 struct tls_server;
@@ -35,12 +36,8 @@ struct smtpd_server {
 	struct throttle		*throttle;	/* failed AUTH per address and account */
 	char			 spool_dir[PATH_MAX];
 	char			 queue_dir[PATH_MAX];	/* remote recipients go here */
-	struct evconnlistener	**listeners;
-	size_t			 nlisteners;
 	TAILQ_HEAD(, smtpd_session) sessions;
-	int			 nsessions;
-	int			 stopping;
-	struct event		*stop_deadline;
+	struct worker		*worker;	/* loop, pool, listeners, graceful stop */
 };
 
 enum smtpd_state {

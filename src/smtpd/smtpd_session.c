@@ -29,6 +29,7 @@
 #include "deliver/maildir.h"
 #include "directory/dir.h"
 #include "net/pool.h"
+#include "net/worker.h"
 #include "net/tls.h"
 #include "smtpd/smtpd_private.h"
 
@@ -167,7 +168,7 @@ commit_done(void *arg)
 	smtpd_tx_reset(s);
 	s->state = SMTPD_S_HELO;
 	smtpd_set_timeout(s, s->srv->conf->timeout_command);
-	if (s->srv->stopping) {
+	if (worker_stopping(s->srv->worker)) {
 		smtpd_reply(s, "421 4.3.2 %s Service shutting down", s->srv->conf->hostname);
 		session_end(s, "shutdown");
 		return;
@@ -771,7 +772,7 @@ smtpd_session_process(struct smtpd_session *s)
 				smtpd_auth_response(s, s->line, len);
 			continue;
 		}
-		if (s->srv->stopping && s->state != SMTPD_S_BDAT) {
+		if (worker_stopping(s->srv->worker) && s->state != SMTPD_S_BDAT) {
 			smtpd_session_shutdown(s);
 			return;
 		}
@@ -862,12 +863,13 @@ smtpd_session_start(struct smtpd_server *srv, int fd, struct sockaddr *sa, int s
 		return;
 	}
 	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
-	srv->nsessions++;
+	worker_session_begin(srv->worker);
 	bufferevent_setcb(s->bev, session_read, NULL, session_event, s);
 	smtpd_set_timeout(s, srv->conf->timeout_command);
 	log_info("session=%s event=connect listener=%s client=[%s] mynetwork=%d", s->id,
 	    conf_listener_name(kind), s->peer_ip, s->mynetwork);
-	if (srv->stopping || srv->nsessions > srv->conf->max_sessions) {
+	if (worker_stopping(srv->worker) ||
+	    worker_sessions(srv->worker) > srv->conf->max_sessions) {
 		smtpd_reply(s, "421 4.3.2 %s Service not available, try again later",
 		    srv->conf->hostname);
 		session_end(s, "shutdown");
