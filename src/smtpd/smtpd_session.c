@@ -8,6 +8,8 @@
  * session ends with 421.
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -96,7 +98,9 @@ session_end(struct smtpd_session *s, const char *reason)
 	bufferevent_disable(s->bev, EV_READ);
 	bufferevent_setcb(s->bev, NULL, close_when_flushed, session_event, s);
 	bufferevent_enable(s->bev, EV_WRITE);
-	close_when_flushed(s->bev, s);
+	/* Deferred: callers still use the session after this returns. */
+	bufferevent_trigger(s->bev, EV_WRITE, BEV_TRIG_IGNORE_WATERMARKS |
+	    BEV_TRIG_DEFER_CALLBACKS);
 }
 
 /* A reply to a client mistake: counted, and past the limit the session ends. */
@@ -852,6 +856,8 @@ smtpd_session_start(struct smtpd_server *srv, int fd, struct sockaddr *sa, int s
 	inet_ntop(sa->sa_family, ip, s->peer_ip, sizeof(s->peer_ip));
 	s->mynetwork = cidr_list_match(&srv->conf->mynetworks, sa);
 	s->lb.max = SMTPD_CMD_LINE_MAX;
+	/* Replies are written whole; Nagle would hold pipelined replies back. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	if (kind == CONF_LISTEN_SUBMISSIONS)
 		s->bev = tls_accept(srv->tls, srv->base, fd);	/* RFC 8314 */
 	else
