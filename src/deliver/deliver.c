@@ -119,7 +119,9 @@ deliver_commit(struct deliver_job *job)
 
 	job->status = DELIVER_OK;
 	job->why[0] = '\0';
-	if (fsync(job->spool_fd) == -1) {
+	/* With no local copy to place (relay-only mail) nothing here needs the
+	 * spool file durable: the queue entry has its own fsync'd copy. */
+	if (job->ntargets > 0 && fsync(job->spool_fd) == -1) {
 		fail(job, DELIVER_TEMPFAIL, "cannot fsync", job->spool_path);
 		goto out;
 	}
