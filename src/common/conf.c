@@ -65,6 +65,7 @@ conf_defaults(struct conf *conf)
 	conf->timeout_data_init = 120;
 	conf->queue_remote_port = 25;
 	conf->queue_lifetime = 5 * 24 * 3600;
+	conf->queue_delay_notice = 4 * 3600;
 	conf->auth_max_failures = 10;
 	conf->auth_failure_window = 300;
 	conf->auth_lockout = 900;
@@ -250,6 +251,7 @@ static const struct conf_key {
 	{ "dns", "servers", F(dns_servers), set_string },
 	{ "queue", "remote_port", F(queue_remote_port), set_port },
 	{ "queue", "lifetime", F(queue_lifetime), set_duration },
+	{ "queue", "delay_notice", F(queue_delay_notice), set_duration },
 	{ "auth", "allow_plaintext_loopback", F(allow_plaintext_loopback), set_bool },
 	{ "auth", "max_failures", F(auth_max_failures), set_int },
 	{ "auth", "failure_window", F(auth_failure_window), set_duration },

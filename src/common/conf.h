@@ -65,6 +65,7 @@ struct conf {
 	/* [queue] */
 	int		 queue_remote_port;
 	uint64_t	 queue_lifetime;	/* seconds before an entry bounces */
+	uint64_t	 queue_delay_notice;	/* seconds before a delay DSN, 0 = never */
 
 	/* [auth] */
 	int		 allow_plaintext_loopback;

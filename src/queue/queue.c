@@ -15,9 +15,13 @@
 #include <sys/queue.h>
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,6 +49,7 @@
 
 #define QUEUE_RESCAN_SECS	300	/* a full directory scan, in case an event was lost */
 #define QUEUE_MAX_HOPS		50	/* Received: headers before a loop is declared */
+#define QUEUE_SELF_MAX		64	/* our own addresses, to never connect to */
 
 struct qentry {
 	TAILQ_ENTRY(qentry)	 entry;
@@ -86,6 +91,8 @@ struct qserver {
 	struct smtpc_dns	*dns;
 	SSL_CTX			*ssl;
 	struct dir		*dir;
+	struct sockaddr_storage	 self[QUEUE_SELF_MAX];	/* our listeners, with port */
+	size_t			 nself;
 	char			 queue_dir[PATH_MAX];
 	char			 spool_dir[PATH_MAX];
 	char			 corrupt_dir[PATH_MAX + 16];
@@ -395,6 +402,38 @@ run_free(struct qrun *run)
 	free(run);
 }
 
+/*
+ * Still open after [queue] delay_notice: tell the sender once (RFC 3464
+ * Action: delayed). The mark is written back with the entry; should that
+ * fail, the notice may go out twice, never not at all.
+ */
+static void
+delay_notice(struct qrun *run, time_t now, time_t lifetime)
+{
+	struct qserver *srv = run->srv;
+	struct queue_envelope *env = &run->env;
+	unsigned char *which;
+	char id[QUEUE_ID_MAX];
+	const char *err = "";
+
+	if (!queue_scheduler_delay_due(env->created, now, (time_t)srv->conf->queue_delay_notice,
+	    env->delay_notified))
+		return;
+	which = xcalloc(env->nrcpts + 1, 1);
+	for (size_t i = 0; i < env->nrcpts; i++)
+		which[i] = env->rcpts[i].state == QUEUE_RCPT_PENDING;
+	if (queue_dsn_enqueue_delay(srv->queue_dir, env, which, srv->conf->hostname, run->msg,
+	    run->msglen, now, env->created + lifetime, id, &err) == -1)
+		log_error("event=queue-delay-notice-failed id=%s: %s", env->id, err);
+	else {
+		env->delay_notified = 1;
+		if (id[0] != '\0')
+			log_info("event=queue-delay-notice id=%s notice=%s to=<%s>", env->id, id,
+			    env->from);
+	}
+	free(which);
+}
+
 static void
 run_finish(struct qrun *run)
 {
@@ -465,8 +504,11 @@ run_finish(struct qrun *run)
 					    sizeof(env->last_error));
 					break;
 				}
+			delay_notice(run, now, lifetime);
 			env->next_try = queue_scheduler_next(env->created, now, env->attempts,
 			    lifetime);
+			env->next_try = queue_scheduler_next_notice(env->next_try, env->created,
+			    now, (time_t)srv->conf->queue_delay_notice, env->delay_notified);
 			if (queue_file_rewrite(srv->queue_dir, env, &err) == -1) {
 				if (errno == ENOENT) {
 					entry_drop(srv, run->e);
@@ -599,6 +641,9 @@ run_start(struct qserver *srv, struct qentry *e)
 		p->helo = srv->conf->hostname;
 		p->port = srv->conf->queue_remote_port;
 		p->domain = dom->domain;
+		p->self_name = srv->conf->hostname;
+		p->self_addrs = srv->self;
+		p->nself = srv->nself;
 		p->from = run->env.from;
 		p->msg = run->msg;
 		p->msglen = run->msglen;
@@ -610,6 +655,77 @@ run_start(struct qserver *srv, struct qentry *e)
 	/* started after all params are set: doms[] no longer moves */
 	for (size_t d = 0; d < run->ndoms; d++)
 		run->doms[d].job = smtpc_start(&run->doms[d].params);
+}
+
+/* --- ourselves --- */
+
+static void
+self_add(struct qserver *srv, const struct sockaddr *sa, in_port_t port)
+{
+	struct sockaddr_storage *ss;
+
+	if (srv->nself == QUEUE_SELF_MAX)
+		return;
+	ss = &srv->self[srv->nself];
+	memset(ss, 0, sizeof(*ss));
+	if (sa->sa_family == AF_INET) {
+		memcpy(ss, sa, sizeof(struct sockaddr_in));
+		((struct sockaddr_in *)ss)->sin_port = port;
+	} else if (sa->sa_family == AF_INET6) {
+		memcpy(ss, sa, sizeof(struct sockaddr_in6));
+		((struct sockaddr_in6 *)ss)->sin6_port = port;
+	} else
+		return;
+	srv->nself++;
+}
+
+static int
+is_wildcard(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+	if (ss->ss_family == AF_INET6)
+		return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+	return 0;
+}
+
+/*
+ * Where we listen, so that the SMTP client never connects to us (a backup
+ * MX must not relay to itself): every [listen] address; a wildcard stands
+ * for each address of this machine's interfaces, with its port.
+ */
+static void
+self_collect(struct qserver *srv)
+{
+	struct listener_addr addrs[LISTENER_MAX_ADDRS];
+	struct ifaddrs *ifa = NULL;
+	char why[256];
+	int n;
+
+	for (int k = 0; k < CONF_LISTEN_COUNT; k++) {
+		n = listener_parse(srv->conf->listen[k], addrs, LISTENER_MAX_ADDRS, why,
+		    sizeof(why));
+		for (int i = 0; i < n; i++) {
+			const struct sockaddr_storage *ss = &addrs[i].ss;
+			in_port_t port = ss->ss_family == AF_INET6 ?
+			    ((const struct sockaddr_in6 *)ss)->sin6_port :
+			    ((const struct sockaddr_in *)ss)->sin_port;
+			if (!is_wildcard(ss)) {
+				self_add(srv, (const struct sockaddr *)ss, port);
+				continue;
+			}
+			if (ifa == NULL && getifaddrs(&ifa) == -1) {
+				log_warn("event=queue-self getifaddrs: %s", strerror(errno));
+				ifa = NULL;
+				continue;
+			}
+			for (struct ifaddrs *p = ifa; p != NULL; p = p->ifa_next)
+				if (p->ifa_addr != NULL && p->ifa_addr->sa_family == ss->ss_family)
+					self_add(srv, p->ifa_addr, port);
+		}
+	}
+	if (ifa != NULL)
+		freeifaddrs(ifa);
 }
 
 /* --- scheduling --- */
@@ -783,6 +899,7 @@ queue_main(const struct conf *conf, const struct listener_fd *fds, size_t nfds)
 	srv.dir = dir_open(dbpath, DIR_OPEN_READ, why, sizeof(why));
 	if (srv.dir == NULL)
 		fatalx("%s", why);
+	self_collect(&srv);
 	srv.worker = worker_new(fds, nfds, 1, &ops, &srv);
 	worker_set_grace(srv.worker, QUEUE_STOP_GRACE);
 	srv.base = worker_base(srv.worker);

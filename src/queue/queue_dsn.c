@@ -1,5 +1,5 @@
 /*
- * queue_dsn - build RFC 3464 reports.
+ * queue_dsn - build RFC 3464 reports: bounces and delay notices.
  *
  * The report names each failed recipient with its final status and the
  * reply of the host that refused it (Diagnostic-Code: smtp; ...), or our
@@ -83,8 +83,19 @@ status_of(const struct queue_rcpt *r)
 	return "5.0.0";
 }
 
+/* A delay is reported with a 4.x.x status (RFC 3464 2.3.4). */
+static const char *
+delay_status_of(const struct queue_rcpt *r)
+{
+	const char *s = r->status;
+
+	if (s[0] == '4' && s[1] == '.')
+		return s;
+	return "4.0.0";
+}
+
 static void
-recipient_block(struct dbuf *b, const struct queue_rcpt *r, time_t now)
+recipient_block(struct dbuf *b, const struct queue_rcpt *r, time_t now, time_t retry_until)
 {
 	char date[64], diag[QUEUE_DIAG_MAX];
 	const char *d = r->diag;
@@ -93,7 +104,10 @@ recipient_block(struct dbuf *b, const struct queue_rcpt *r, time_t now)
 	dbuf_printf(b, "\r\nFinal-Recipient: rfc822; %s\r\n", r->address);
 	if (r->orcpt[0] != '\0')
 		dbuf_printf(b, "Original-Recipient: %s\r\n", r->orcpt);
-	dbuf_printf(b, "Action: failed\r\nStatus: %s\r\n", status_of(r));
+	if (retry_until != 0)
+		dbuf_printf(b, "Action: delayed\r\nStatus: %s\r\n", delay_status_of(r));
+	else
+		dbuf_printf(b, "Action: failed\r\nStatus: %s\r\n", status_of(r));
 	str_printable(diag, sizeof(diag), d, strlen(d));
 	if (d[0] >= '2' && d[0] <= '5' && d[1] >= '0' && d[1] <= '9' && d[2] >= '0' &&
 	    d[2] <= '9')
@@ -101,24 +115,31 @@ recipient_block(struct dbuf *b, const struct queue_rcpt *r, time_t now)
 	else if (d[0] != '\0')
 		dbuf_printf(b, "Diagnostic-Code: X-tern; %s\r\n", diag);
 	dbuf_printf(b, "Last-Attempt-Date: %s\r\n", date);
+	if (retry_until != 0) {
+		rfc5322_date(retry_until, date, sizeof(date));
+		dbuf_printf(b, "Will-Retry-Until: %s\r\n", date);
+	}
 }
 
-void
-queue_dsn_build(const struct queue_envelope *env, const unsigned char *which,
+/* A bounce, or a delay notice when retry_until is not 0. */
+static void
+build(const struct queue_envelope *env, const unsigned char *which,
     const char *hostname, const char *msg, size_t msglen, time_t now,
-    char **out, size_t *len_out)
+    time_t retry_until, char **out, size_t *len_out)
 {
 	struct dbuf b = { NULL, 0, 0 };
 	char date[64], boundary[64], rnd[17], diag[QUEUE_DIAG_MAX];
 	size_t hlen;
-	int full = env->ret == QUEUE_RET_FULL;
+	int delay = retry_until != 0;
+	int full = !delay && env->ret == QUEUE_RET_FULL;
 
 	str_random_hex(rnd, 8);
 	snprintf(boundary, sizeof(boundary), "%s/%s", rnd, hostname);
 	rfc5322_date(now, date, sizeof(date));
 	dbuf_printf(&b, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", hostname);
 	dbuf_printf(&b, "To: <%s>\r\n", env->from);
-	dbuf_printf(&b, "Subject: Undelivered Mail Returned to Sender\r\n");
+	dbuf_printf(&b, "Subject: %s\r\n", delay ? "Delayed Mail (still being retried)" :
+	    "Undelivered Mail Returned to Sender");
 	dbuf_printf(&b, "Date: %s\r\n", date);
 	dbuf_printf(&b, "Message-ID: <%s.%s@%s>\r\n", env->id, rnd, hostname);
 	dbuf_printf(&b, "Auto-Submitted: auto-replied\r\n");
@@ -130,16 +151,23 @@ queue_dsn_build(const struct queue_envelope *env, const unsigned char *which,
 	/* 1: for people */
 	dbuf_printf(&b, "--%s\r\nContent-Description: Notification\r\n"
 	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n", boundary);
-	dbuf_printf(&b, "This is the mail system at host %s.\r\n\r\n"
-	    "Your message could not be delivered to one or more recipients.\r\n"
-	    "It is attached below.\r\n\r\n", hostname);
+	if (delay) {
+		rfc5322_date(retry_until, date, sizeof(date));
+		dbuf_printf(&b, "This is the mail system at host %s.\r\n\r\n"
+		    "Your message could not be delivered to one or more recipients yet.\r\n"
+		    "It is still queued and will be tried again until %s.\r\n"
+		    "You do not need to send it again.\r\n\r\n", hostname, date);
+	} else
+		dbuf_printf(&b, "This is the mail system at host %s.\r\n\r\n"
+		    "Your message could not be delivered to one or more recipients.\r\n"
+		    "It is attached below.\r\n\r\n", hostname);
 	for (size_t i = 0; i < env->nrcpts; i++) {
 		if (!which[i])
 			continue;
 		str_printable(diag, sizeof(diag), env->rcpts[i].diag,
 		    strlen(env->rcpts[i].diag));
 		dbuf_printf(&b, "<%s>: %s\r\n", env->rcpts[i].address,
-		    diag[0] != '\0' ? diag : "delivery failed");
+		    diag[0] != '\0' ? diag : delay ? "delivery delayed" : "delivery failed");
 	}
 
 	/* 2: for programs (RFC 3464 section 2) */
@@ -152,7 +180,7 @@ queue_dsn_build(const struct queue_envelope *env, const unsigned char *which,
 	dbuf_printf(&b, "Arrival-Date: %s\r\n", date);
 	for (size_t i = 0; i < env->nrcpts; i++)
 		if (which[i])
-			recipient_block(&b, &env->rcpts[i], now);
+			recipient_block(&b, &env->rcpts[i], now, retry_until);
 
 	/* 3: the original */
 	hlen = header_len(msg, msglen);
@@ -164,8 +192,9 @@ queue_dsn_build(const struct queue_envelope *env, const unsigned char *which,
 		if (n < 2 || memcmp(msg + n - 2, "\r\n", 2) != 0)
 			dbuf_add(&b, "\r\n", 2);
 	} else {
-		dbuf_printf(&b, "\r\n--%s\r\nContent-Description: Undelivered Message Headers\r\n"
-		    "Content-Type: text/rfc822-headers\r\n\r\n", boundary);
+		dbuf_printf(&b, "\r\n--%s\r\nContent-Description: %s Message Headers\r\n"
+		    "Content-Type: text/rfc822-headers\r\n\r\n", boundary,
+		    delay ? "Delayed" : "Undelivered");
 		dbuf_add(&b, msg, hlen);
 		if (hlen < 2 || memcmp(msg + hlen - 2, "\r\n", 2) != 0)
 			dbuf_add(&b, "\r\n", 2);
@@ -175,10 +204,28 @@ queue_dsn_build(const struct queue_envelope *env, const unsigned char *which,
 	*len_out = b.len;
 }
 
-int
-queue_dsn_enqueue(const char *queue_dir, const struct queue_envelope *env,
-    const unsigned char *which, const char *hostname, const char *msg,
-    size_t msglen, time_t now, char *id_out, const char **errstr_out)
+void
+queue_dsn_build(const struct queue_envelope *env, const unsigned char *which,
+    const char *hostname, const char *msg, size_t msglen, time_t now,
+    char **out, size_t *len_out)
+{
+	build(env, which, hostname, msg, msglen, now, 0, out, len_out);
+}
+
+void
+queue_dsn_build_delay(const struct queue_envelope *env, const unsigned char *which,
+    const char *hostname, const char *msg, size_t msglen, time_t now,
+    time_t retry_until, char **out, size_t *len_out)
+{
+	build(env, which, hostname, msg, msglen, now, retry_until != 0 ? retry_until : 1,
+	    out, len_out);
+}
+
+/* Enqueue a report for the marked recipients that want it (NOTIFY bit want). */
+static int
+report(const char *queue_dir, const struct queue_envelope *env,
+    const unsigned char *which, unsigned want, const char *hostname, const char *msg,
+    size_t msglen, time_t now, time_t retry_until, char *id_out, const char **errstr_out)
 {
 	struct queue_envelope bounce;
 	unsigned char *mark;
@@ -192,7 +239,7 @@ queue_dsn_enqueue(const char *queue_dir, const struct queue_envelope *env,
 	mark = xcalloc(env->nrcpts + 1, 1);
 	for (size_t i = 0; i < env->nrcpts; i++) {
 		unsigned notify = env->rcpts[i].notify;
-		if (which[i] && (notify == 0 || (notify & QUEUE_NOTIFY_FAILURE))) {
+		if (which[i] && (notify == 0 || (notify & want))) {
 			mark[i] = 1;
 			n++;
 		}
@@ -209,7 +256,7 @@ queue_dsn_enqueue(const char *queue_dir, const struct queue_envelope *env,
 		*errstr_out = "bad sender address";
 		return -1;
 	}
-	queue_dsn_build(env, mark, hostname, msg, msglen, now, &text, &len);
+	build(env, mark, hostname, msg, msglen, now, retry_until, &text, &len);
 	rc = queue_enqueue(queue_dir, &bounce, -1, 0, text, len, errstr_out);
 	if (rc == 0)
 		str_copy(id_out, bounce.id, QUEUE_ID_MAX);
@@ -217,4 +264,23 @@ queue_dsn_enqueue(const char *queue_dir, const struct queue_envelope *env,
 	free(mark);
 	queue_envelope_free(&bounce);
 	return rc;
+}
+
+int
+queue_dsn_enqueue(const char *queue_dir, const struct queue_envelope *env,
+    const unsigned char *which, const char *hostname, const char *msg,
+    size_t msglen, time_t now, char *id_out, const char **errstr_out)
+{
+	return report(queue_dir, env, which, QUEUE_NOTIFY_FAILURE, hostname, msg, msglen,
+	    now, 0, id_out, errstr_out);
+}
+
+int
+queue_dsn_enqueue_delay(const char *queue_dir, const struct queue_envelope *env,
+    const unsigned char *which, const char *hostname, const char *msg,
+    size_t msglen, time_t now, time_t retry_until, char *id_out,
+    const char **errstr_out)
+{
+	return report(queue_dir, env, which, QUEUE_NOTIFY_DELAY, hostname, msg, msglen,
+	    now, retry_until != 0 ? retry_until : 1, id_out, errstr_out);
 }

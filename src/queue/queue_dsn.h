@@ -36,4 +36,22 @@ int	queue_dsn_enqueue(const char *queue_dir, const struct queue_envelope *env,
 	    const unsigned char *which, const char *hostname, const char *msg,
 	    size_t msglen, time_t now, char *id_out, const char **errstr_out);
 
+/*
+ * A delay notice (RFC 3464 Action: delayed) for the recipients marked in
+ * which (still open; their status and diag say why), with the moment the
+ * queue gives up (Will-Retry-Until). The original header block is attached.
+ */
+void	queue_dsn_build_delay(const struct queue_envelope *env, const unsigned char *which,
+	    const char *hostname, const char *msg, size_t msglen, time_t now,
+	    time_t retry_until, char **out, size_t *len_out);
+/*
+ * Build and enqueue that notice, like queue_dsn_enqueue(): nothing for a
+ * null sender, or when no marked recipient wants it (NOTIFY given without
+ * DELAY; without NOTIFY a delay is reported).
+ */
+int	queue_dsn_enqueue_delay(const char *queue_dir, const struct queue_envelope *env,
+	    const unsigned char *which, const char *hostname, const char *msg,
+	    size_t msglen, time_t now, time_t retry_until, char *id_out,
+	    const char **errstr_out);
+
 #endif

@@ -175,6 +175,8 @@ queue_envelope_format(const struct queue_envelope *env, char **out, size_t *len_
 	qbuf_num(&b, "next", (long long)env->next_try);
 	qbuf_num(&b, "last", (long long)env->last_try);
 	qbuf_num(&b, "attempts", env->attempts);
+	if (env->delay_notified)
+		qbuf_num(&b, "delayed", 1);
 	qbuf_str(&b, "ret ");
 	qbuf_str(&b, rets[env->ret <= QUEUE_RET_HDRS ? env->ret : 0]);
 	qbuf_str(&b, "\nenvid ");
@@ -343,6 +345,8 @@ parse_line(struct queue_envelope *env, const char *line, size_t len, unsigned *s
 		env->last_try = (time_t)n;
 	else if (KEY("attempts") && n < 1000000)
 		env->attempts = (int)n;
+	else if (KEY("delayed") && n <= 1)
+		env->delay_notified = (int)n;
 	else
 		return -1;
 	return 0;

@@ -62,6 +62,7 @@ struct queue_envelope {
 	enum queue_ret		 ret;
 	char			 envid[QUEUE_ENVID_MAX];
 	char			 last_error[QUEUE_DIAG_MAX];
+	int			 delay_notified;	/* the delay DSN was sent ("delayed 1") */
 	struct queue_rcpt	*rcpts;
 	size_t			 nrcpts;
 	/* filled by parse/load: where the message starts, and its size */

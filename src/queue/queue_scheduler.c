@@ -30,3 +30,19 @@ queue_scheduler_expired(time_t created, time_t now, time_t lifetime)
 {
 	return now - created >= lifetime;
 }
+
+int
+queue_scheduler_delay_due(time_t created, time_t now, time_t delay, int sent)
+{
+	return !sent && delay > 0 && now - created >= delay;
+}
+
+time_t
+queue_scheduler_next_notice(time_t next, time_t created, time_t now, time_t delay, int sent)
+{
+	time_t at = created + delay;
+
+	if (sent || delay <= 0 || at <= now || at >= next)
+		return next;
+	return at;
+}

@@ -254,6 +254,67 @@ test_backoff(void **state)
 	assert_true(queue_scheduler_expired(0, 5 * 86400, 5 * 86400));
 }
 
+/* The one delay notice: when it is due, and the try that sends it on time. */
+static void
+test_delay_notice_schedule(void **state)
+{
+	time_t h4 = QUEUE_DELAY_NOTICE_DEFAULT;
+
+	assert_int_equal(h4, 4 * 3600);
+	assert_false(queue_scheduler_delay_due(1000, 1000 + h4 - 1, h4, 0));
+	assert_true(queue_scheduler_delay_due(1000, 1000 + h4, h4, 0));
+	assert_true(queue_scheduler_delay_due(1000, 1000 + 3 * h4, h4, 0));
+	/* sent once, never again */
+	assert_false(queue_scheduler_delay_due(1000, 1000 + 3 * h4, h4, 1));
+	/* 0 = no notices */
+	assert_false(queue_scheduler_delay_due(1000, 1000 + 3 * h4, 0, 0));
+	/* an hourly retry at 3h30 would send it at 4h30: the try moves to 4h */
+	assert_int_equal(queue_scheduler_next_notice(1000 + 3 * 3600 + 1800 + 3600, 1000,
+	    1000 + 3 * 3600 + 1800, h4, 0), 1000 + h4);
+	/* a try before the notice is due stays */
+	assert_int_equal(queue_scheduler_next_notice(1000 + 60, 1000, 1000, h4, 0), 1060);
+	/* already sent, past it, or off: unchanged */
+	assert_int_equal(queue_scheduler_next_notice(1000 + 5 * 3600, 1000, 1000 + 3 * 3600,
+	    h4, 1), 1000 + 5 * 3600);
+	assert_int_equal(queue_scheduler_next_notice(1000 + 6 * 3600, 1000, 1000 + 5 * 3600,
+	    h4, 0), 1000 + 6 * 3600);
+	assert_int_equal(queue_scheduler_next_notice(1000 + 6 * 3600, 1000, 1000, 0, 0),
+	    1000 + 6 * 3600);
+}
+
+static void
+test_dsn_delay(void **state)
+{
+	struct queue_envelope env, back;
+	unsigned char which[2] = { 0, 1 };
+	const char *orig = "Subject: hello there\r\n\r\nSECRET BODY\r\n";
+	const char *err;
+	char *out, *text;
+	size_t len, tlen;
+
+	sample(&env);
+	env.ret = QUEUE_RET_FULL;	/* RET is about failures: headers only */
+	snprintf(env.rcpts[1].status, sizeof(env.rcpts[1].status), "4.4.1");
+	queue_dsn_build_delay(&env, which, "mail.example.test", orig, strlen(orig),
+	    1700000100, 1700000100 + 86400, &out, &len);
+	assert_non_null(strstr(out, "Subject: Delayed Mail (still being retried)\r\n"));
+	assert_non_null(strstr(out, "Action: delayed\r\nStatus: 4.4.1\r\n"));
+	assert_non_null(strstr(out, "Will-Retry-Until: Wed, 15 Nov 2023 22:15:00 +0000\r\n"));
+	assert_non_null(strstr(out, "Content-Type: text/rfc822-headers\r\n"));
+	assert_null(strstr(out, "SECRET BODY"));
+	assert_null(strstr(out, "Action: failed"));
+	free(out);
+
+	/* the mark survives a round trip through the file format */
+	env.delay_notified = 1;
+	assert_int_equal(queue_envelope_format(&env, &text, &tlen), 0);
+	assert_int_equal(queue_envelope_parse(text, tlen, &back, &err), 0);
+	assert_int_equal(back.delay_notified, 1);
+	queue_envelope_free(&back);
+	free(text);
+	queue_envelope_free(&env);
+}
+
 static void
 test_dsn(void **state)
 {
@@ -332,6 +393,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_enqueue_two_step_abort, setup, teardown),
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_dsn),
+		cmocka_unit_test(test_delay_notice_schedule),
+		cmocka_unit_test(test_dsn_delay),
 		cmocka_unit_test_setup_teardown(test_dsn_enqueue, setup, teardown),
 	};
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/event.h>
 #include <openssl/rand.h>
@@ -73,6 +74,60 @@ smtpc_mx_is_null(const struct smtpc_mx *mx, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (mx[i].host[0] == '\0' || strcmp(mx[i].host, ".") == 0)
 			return 1;
+	return 0;
+}
+
+/* Host names equal but for case and a trailing dot. */
+static int
+same_host(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la > 0 && a[la - 1] == '.')
+		la--;
+	if (lb > 0 && b[lb - 1] == '.')
+		lb--;
+	return la == lb && la > 0 && strncasecmp(a, b, la) == 0;
+}
+
+size_t
+smtpc_mx_cut_self(const struct smtpc_mx *mx, size_t n, const char *self)
+{
+	size_t cut;
+
+	if (self == NULL || self[0] == '\0')
+		return n;
+	for (size_t i = 0; i < n; i++) {
+		if (!same_host(mx[i].host, self))
+			continue;
+		for (cut = 0; cut < n && mx[cut].pref < mx[i].pref; cut++)
+			;
+		return cut;
+	}
+	return n;
+}
+
+int
+smtpc_addr_is_self(const struct sockaddr_storage *a, const struct sockaddr_storage *self,
+    size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (a->ss_family != self[i].ss_family)
+			continue;
+		if (a->ss_family == AF_INET) {
+			const struct sockaddr_in *x = (const struct sockaddr_in *)a;
+			const struct sockaddr_in *y = (const struct sockaddr_in *)&self[i];
+			if (x->sin_port == y->sin_port &&
+			    x->sin_addr.s_addr == y->sin_addr.s_addr)
+				return 1;
+		} else if (a->ss_family == AF_INET6) {
+			const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
+			const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)&self[i];
+			if (x->sin6_port == y->sin6_port &&
+			    memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0)
+				return 1;
+		}
+	}
 	return 0;
 }
 

@@ -38,6 +38,15 @@ enum smtpc_dns_status {
 void	smtpc_mx_order(struct smtpc_mx *mx, size_t n, unsigned (*rnd)(unsigned n));
 /* 1 when the list is a null MX (RFC 7505): a record whose host is "." or "". */
 int	smtpc_mx_is_null(const struct smtpc_mx *mx, size_t n);
+/*
+ * Backup MX (RFC 5321 5.1): when self (our host name) is one of the n
+ * ordered hosts, the count of hosts strictly better than it (the list is
+ * cut there: our entry and every equal or worse one go); n otherwise.
+ */
+size_t	smtpc_mx_cut_self(const struct smtpc_mx *mx, size_t n, const char *self);
+/* 1 when a (address and port) is one of the n addresses in self. */
+int	smtpc_addr_is_self(const struct sockaddr_storage *a,
+	    const struct sockaddr_storage *self, size_t n);
 /* A uniform random number in [0, n) from a cryptographic source. */
 unsigned smtpc_mx_random(unsigned n);
 

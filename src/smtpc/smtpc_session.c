@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -580,6 +581,29 @@ next_address(struct smtpc_job *job)
 		host_fail(job, "cannot connect");
 }
 
+/* Mail for the domain would come back to us: nowhere better to send it. */
+static void
+best_mx(struct smtpc_job *job)
+{
+	char diag[SMTPC_DIAG_MAX];
+
+	snprintf(diag, sizeof(diag), "we are the best MX for %s: no better host to relay to",
+	    job->p->domain);
+	log_info("event=smtpc-best-mx domain=%s", job->p->domain);
+	set_open(job, 0, "4.4.6", diag);
+	finish(job);
+}
+
+/* 1 when one of the addresses of the host being resolved is ours. */
+static int
+addrs_self(const struct smtpc_job *job, const struct sockaddr_storage *addrs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (smtpc_addr_is_self(&addrs[i], job->p->self_addrs, job->p->nself))
+			return 1;
+	return 0;
+}
+
 static void
 on_addrs(void *arg, enum smtpc_dns_status status, const struct sockaddr_storage *addrs,
     size_t n, const char *err)
@@ -610,6 +634,23 @@ on_addrs(void *arg, enum smtpc_dns_status status, const struct sockaddr_storage 
 				    sizeof(job->p->rcpts[i].status));
 			}
 		job->imx++;
+		next_host(job);
+		return;
+	}
+	if (addrs_self(job, addrs, n)) {
+		/* this host is us: it and everything not better than it go */
+		unsigned pref = job->mx[job->imx].pref;
+		size_t better = 0;
+
+		while (better < job->imx && job->mx[better].pref < pref)
+			better++;
+		log_info("event=smtpc-self domain=%s host=%s", job->p->domain,
+		    job->mx[job->imx].host);
+		job->nmx = job->imx;
+		if (better == 0) {
+			best_mx(job);
+			return;
+		}
 		next_host(job);
 		return;
 	}
@@ -654,7 +695,14 @@ on_mx(void *arg, enum smtpc_dns_status status, const struct smtpc_mx *mx, size_t
 			return;
 		}
 		memcpy(job->mx, mx, n * sizeof(*mx));
-		job->nmx = n;
+		job->nmx = smtpc_mx_cut_self(mx, n, job->p->self_name);
+		if (job->nmx < n)
+			log_info("event=smtpc-self domain=%s host=%s kept=%zu", job->p->domain,
+			    job->p->self_name, job->nmx);
+		if (job->nmx == 0) {
+			best_mx(job);
+			return;
+		}
 		break;
 	case SMTPC_DNS_NODATA:
 		/* RFC 5321 5.1: no MX, the domain itself is the implicit MX */
@@ -722,7 +770,9 @@ smtpc_start(struct smtpc_params *p)
 		if (parse_literal(job, p->domain) == -1) {
 			set_open(job, 553, "5.1.3", "bad address literal");
 			finish(job);
-		} else
+		} else if (addrs_self(job, job->addrs, 1))
+			best_mx(job);
+		else
 			next_address(job);
 		return job;
 	}

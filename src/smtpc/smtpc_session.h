@@ -10,6 +10,12 @@
  * Outcome per recipient: code 2xx delivered, 5xx failed for good, 4xx or
  * 0 (not tried) to be tried again later. A 4xx or a broken connection
  * moves the recipients still open to the next MX host.
+ *
+ * Never ourselves: when an MX host is us (by name, or an address that is
+ * one of our listeners), it and every MX of equal or worse preference are
+ * dropped (RFC 5321 5.1, a backup MX passes mail only to better ones);
+ * when nothing better is left, the recipients stay open with 4.4.6 "we
+ * are the best MX".
  */
 #ifndef TERN_SMTPC_SMTPC_SESSION_H
 #define TERN_SMTPC_SMTPC_SESSION_H
@@ -42,6 +48,10 @@ struct smtpc_params {
 	const char		*helo;		/* our host name */
 	int			 port;		/* [queue] remote_port */
 	const char		*domain;	/* the recipients' domain */
+	/* ourselves (backup MX, loops): an MX by this name, or these addresses */
+	const char		*self_name;	/* [server] hostname, NULL = none */
+	const struct sockaddr_storage *self_addrs;	/* our listeners, port included */
+	size_t			 nself;
 	const char		*from;		/* "" = null sender */
 	const char		*msg;		/* the message, CRLF lines */
 	size_t			 msglen;

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -107,6 +109,56 @@ test_random_range(void **state)
 	assert_int_equal(smtpc_mx_random(0), 0);
 }
 
+/* A backup MX keeps only the hosts better than itself. */
+static void
+test_cut_self(void **state)
+{
+	struct smtpc_mx mx[4];
+
+	fill(&mx[0], "mx1.example.org", 10);
+	fill(&mx[1], "peer.example.org", 20);
+	fill(&mx[2], "Mail.Example.TEST.", 20);
+	fill(&mx[3], "mx3.example.org", 30);
+	assert_int_equal(smtpc_mx_cut_self(mx, 4, "mail.example.test"), 1);
+	assert_int_equal(smtpc_mx_cut_self(mx, 4, "other.example.test"), 4);
+	assert_int_equal(smtpc_mx_cut_self(mx, 4, ""), 4);
+	assert_int_equal(smtpc_mx_cut_self(mx, 4, NULL), 4);
+	/* the best one: nothing left */
+	assert_int_equal(smtpc_mx_cut_self(mx, 4, "mx1.example.org."), 0);
+	/* a name that only starts like ours is not ours */
+	assert_int_equal(smtpc_mx_cut_self(mx, 4, "mx1.example"), 4);
+}
+
+static void
+test_addr_is_self(void **state)
+{
+	struct sockaddr_storage self[2], a;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&a;
+	struct sockaddr_in6 *sin6;
+
+	memset(self, 0, sizeof(self));
+	sin = (struct sockaddr_in *)&self[0];
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(25);
+	inet_pton(AF_INET, "192.0.2.1", &sin->sin_addr);
+	sin6 = (struct sockaddr_in6 *)&self[1];
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(25);
+	inet_pton(AF_INET6, "2001:db8::1", &sin6->sin6_addr);
+
+	memcpy(&a, &self[0], sizeof(a));
+	assert_int_equal(smtpc_addr_is_self(&a, self, 2), 1);
+	sin = (struct sockaddr_in *)&a;
+	sin->sin_port = htons(2525);	/* another port: another server */
+	assert_int_equal(smtpc_addr_is_self(&a, self, 2), 0);
+	sin->sin_port = htons(25);
+	inet_pton(AF_INET, "192.0.2.2", &sin->sin_addr);
+	assert_int_equal(smtpc_addr_is_self(&a, self, 2), 0);
+	memcpy(&a, &self[1], sizeof(a));
+	assert_int_equal(smtpc_addr_is_self(&a, self, 2), 1);
+	assert_int_equal(smtpc_addr_is_self(&a, self, 0), 0);
+}
+
 int
 main(void)
 {
@@ -115,6 +167,8 @@ main(void)
 		cmocka_unit_test(test_equal_preferences_shuffled),
 		cmocka_unit_test(test_null_mx),
 		cmocka_unit_test(test_random_range),
+		cmocka_unit_test(test_cut_self),
+		cmocka_unit_test(test_addr_is_self),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

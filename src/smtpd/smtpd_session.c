@@ -549,8 +549,12 @@ cmd_rcpt(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 		rcpt_accept_remote(s, address, cmd);
 		break;
 	case DIR_RESOLVE_RELAY:
-		/* backup MX for the domain: needs routing to its better MX hosts (later) */
-		smtpd_reply(s, "451 4.3.0 Error: backup MX relaying is not available yet");
+		/*
+		 * We are a backup MX for the domain: accepted from anyone and
+		 * queued; the queue passes it on to the domain's better MX hosts.
+		 * Aliases of the domain, when it has some, were resolved above.
+		 */
+		rcpt_accept_remote(s, address, cmd);
 		break;
 	case DIR_RESOLVE_TEMPFAIL:
 	default:

@@ -90,5 +90,11 @@ int	cmd_alias(struct cli *, int argc, char **argv);
 int	cmd_check_config(struct cli *, int argc, char **argv);
 int	cmd_dns_records(struct cli *, int argc, char **argv);
 int	cmd_queue(struct cli *, int argc, char **argv);
+int	cmd_sendmail(struct cli *, int argc, char **argv);
+/*
+ * When name (argv[0]'s last component) is sendmail, mailq or newaliases,
+ * run that classic command with argv and return 1 (*rc its status); else 0.
+ */
+int	cmd_classic(const char *name, int argc, char **argv, int *rc);
 
 #endif

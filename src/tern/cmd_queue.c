@@ -1,10 +1,12 @@
 /*
- * cmd_queue - tern queue list | show ID | flush | delete ID
+ * cmd_queue - tern queue list | show ID | flush | delete ID | bounce ID
  *
  * The CLI reads queue files but never rewrites them (only the queue
  * worker does, so the two never race on recipient states): flush drops a
  * ".flush" file the worker watches for, delete removes the entry (the
- * worker forgets it, and a delivery in progress does not write it back).
+ * worker forgets it, and a delivery in progress does not write it back),
+ * bounce enqueues a DSN for the recipients still pending (through the one
+ * enqueue API) and then removes the entry like delete.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,7 +22,9 @@
 #include "common/xalloc.h"
 #include "queue/queue.h"
 #include "queue/queue_file.h"
+#include "queue/queue_dsn.h"
 #include "tern/cli.h"
+#include "tern/owner.h"
 
 static int
 queue_dir(const struct cli *cli, char *out, size_t outlen)
@@ -234,11 +238,78 @@ queue_delete(struct cli *cli, int argc, char **argv)
 	return CLI_OK;
 }
 
+/* Every pending recipient fails now, reported to the sender in one DSN. */
+static int
+queue_bounce(struct cli *cli, int argc, char **argv)
+{
+	char dir[PATH_MAX], *pos[1], *msg = NULL, bounce_id[QUEUE_ID_MAX], why[512];
+	unsigned char *which;
+	struct queue_envelope env;
+	struct conf conf;
+	const char *err = "";
+	size_t len = 0, n = 0;
+	int rc = CLI_OK;
+
+	if (cli_parse(argc, argv, NULL, pos, 1) != 1)
+		return cli_usage(cli);
+	if (conf_load(&conf, conf_default_path(cli->conf_path), why, sizeof(why)) == -1)
+		return cli_error("%s", why);
+	snprintf(dir, sizeof(dir), "%s/%s", conf.data_dir, QUEUE_DIR_NAME);
+	/* the bounce is a new entry: it must belong to the server */
+	if (owner_become(conf.user, why, sizeof(why)) == -1) {
+		conf_free(&conf);
+		return cli_error("%s", why);
+	}
+	id_upper(pos[0]);
+	if (queue_file_load(dir, pos[0], &env, &err) == -1) {
+		rc = errno == ENOENT ? cli_error("no queue entry %s", pos[0]) :
+		    cli_error("queue entry %s: %s", pos[0], err);
+		conf_free(&conf);
+		return rc;
+	}
+	if (queue_file_read_message(dir, &env, &msg, &len) == -1) {
+		rc = cli_error("queue entry %s: cannot read the message: %s", pos[0],
+		    strerror(errno));
+		goto out;
+	}
+	which = xcalloc(env.nrcpts + 1, 1);
+	for (size_t i = 0; i < env.nrcpts; i++) {
+		struct queue_rcpt *r = &env.rcpts[i];
+		if (r->state != QUEUE_RCPT_PENDING)
+			continue;
+		r->state = QUEUE_RCPT_FAILED;
+		/* RFC 3463 5.0.0: no better code for "the administrator said so" */
+		str_copy(r->status, "5.0.0", sizeof(r->status));
+		str_copy(r->diag, "message bounced by the administrator", sizeof(r->diag));
+		which[i] = 1;
+		n++;
+	}
+	if (queue_dsn_enqueue(dir, &env, which, conf.hostname, msg, len, time(NULL),
+	    bounce_id, &err) == -1)
+		rc = cli_error("cannot queue the bounce for %s: %s", env.id, err);
+	else if (queue_file_remove(dir, env.id) == -1 && errno != ENOENT)
+		rc = cli_error("bounce %s queued, but %s stays: %s", bounce_id, env.id,
+		    strerror(errno));
+	else if (bounce_id[0] != '\0')
+		printf("%s: %zu recipient%s bounced, bounce queued as %s\n", env.id, n,
+		    n == 1 ? "" : "s", bounce_id);
+	else
+		printf("%s: %zu recipient%s bounced, no bounce sent (null sender or "
+		    "NOTIFY)\n", env.id, n, n == 1 ? "" : "s");
+	free(which);
+out:
+	free(msg);
+	queue_envelope_free(&env);
+	conf_free(&conf);
+	return rc;
+}
+
 static const struct cli_command queue_commands[] = {
 	{ "list", queue_list, "queue list" },
 	{ "show", queue_show, "queue show ID" },
 	{ "flush", queue_flush, "queue flush" },
 	{ "delete", queue_delete, "queue delete ID" },
+	{ "bounce", queue_bounce, "queue bounce ID" },
 };
 
 int

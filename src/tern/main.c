@@ -27,8 +27,12 @@ static const char help_text[] =
     "  user quota ADDR SIZE | enable ADDR | disable ADDR\n"
     "  alias add SRC DEST... | del SRC [DEST] | list [SRC]\n"
     "                          SRC @DOMAIN is a catch-all\n"
-    "  queue list | show ID | flush | delete ID\n"
-    "                          the outbound queue: list, one entry, retry all now\n"
+    "  queue list | show ID | flush | delete ID | bounce ID\n"
+    "                          the outbound queue: list, one entry, retry all now,\n"
+    "                          remove, fail what is pending with a bounce\n"
+    "  sendmail [-t] [-i] [-f FROM] [-F NAME] [RCPT...]\n"
+    "                          queue the message on stdin (-t: recipients from\n"
+    "                          To:, Cc:, Bcc:; -i: a lone '.' does not end it)\n"
     "  check-config            check the config, data directory and certificate\n"
     "  dns-records             print the DNS records to publish\n"
     "\n"
@@ -46,7 +50,8 @@ static const struct cli_command commands[] = {
 	{ "domain", cmd_domain, "domain add|del|list ..." },
 	{ "user", cmd_user, "user add|del|passwd|list|quota|enable|disable ..." },
 	{ "alias", cmd_alias, "alias add|del|list ..." },
-	{ "queue", cmd_queue, "queue list|show|flush|delete ..." },
+	{ "queue", cmd_queue, "queue list|show|flush|delete|bounce ..." },
+	{ "sendmail", cmd_sendmail, "sendmail [-t] [-i] [-f FROM] [-F NAME] [RCPT...]" },
 	{ "check-config", cmd_check_config, "check-config" },
 	{ "dns-records", cmd_dns_records, "dns-records" },
 	{ "help", cmd_help, "help" },
@@ -80,6 +85,26 @@ parse_global(struct cli *cli, int argc, char **argv, int *help)
 	return i;
 }
 
+static const char *
+base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash != NULL ? slash + 1 : path;
+}
+
+/* A password printed into a full disk or closed pipe is a lost password. */
+static int
+finish_output(int rc)
+{
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		cli_error("writing the output: %s", strerror(errno));
+		if (rc == CLI_OK)
+			rc = CLI_ERROR;
+	}
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -87,6 +112,9 @@ main(int argc, char **argv)
 	int i, help, rc;
 
 	log_init("tern", 1, LOG_LEVEL_WARN);
+	/* links named sendmail, mailq, newaliases behave like those commands */
+	if (argc > 0 && cmd_classic(base_name(argv[0]), argc, argv, &rc))
+		return finish_output(rc);
 	if ((i = parse_global(&cli, argc, argv, &help)) == -1)
 		rc = cli_usage(&cli);
 	else if (help)
@@ -94,11 +122,5 @@ main(int argc, char **argv)
 	else
 		rc = cli_dispatch(&cli, commands, sizeof(commands) / sizeof(commands[0]),
 		    "", argc - i, argv + i);
-	/* A password printed into a full disk or closed pipe is a lost password. */
-	if (fflush(stdout) == EOF || ferror(stdout)) {
-		cli_error("writing the output: %s", strerror(errno));
-		if (rc == CLI_OK)
-			rc = CLI_ERROR;
-	}
-	return rc;
+	return finish_output(rc);
 }

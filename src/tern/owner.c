@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <ftw.h>
+#include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -39,6 +40,22 @@ owner_db_files(const char *db_path, const char *user)
 		/* Missing -wal/-shm files are normal; other failures show later. */
 		(void)lchown(path, pw->pw_uid, pw->pw_gid);
 	}
+}
+
+int
+owner_become(const char *user, char *why, size_t whylen)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0 || user == NULL || (pw = getpwnam(user)) == NULL ||
+	    pw->pw_uid == 0)
+		return 0;
+	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1) {
+		snprintf(why, whylen, "cannot become %s: %s", user, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int

@@ -20,4 +20,11 @@ int	owner_ensure_system_user(const char *user, char *why, size_t whylen);
 /* chown -R path to user (symbolic links are not followed); 0 or -1 with why. */
 int	owner_chown_tree(const char *path, const char *user, char *why, size_t whylen);
 
+/*
+ * When running as root and user exists (and is not root): become that user
+ * for good (groups, gid, uid), so that files written next (queue entries)
+ * belong to the server. 0, or -1 with why; quietly 0 otherwise.
+ */
+int	owner_become(const char *user, char *why, size_t whylen);
+
 #endif

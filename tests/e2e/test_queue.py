@@ -62,8 +62,21 @@ class Dns:
     """dnsmasq answering for *.test from the given records only."""
 
     def __init__(self, workdir, mx=(), a=(), raw=(), extra=()):
-        self.port = free_udp_port()
         self.log = os.path.join(workdir, "dnsmasq.log")
+        # the UDP port was free a moment ago; someone may take it meanwhile:
+        # then dnsmasq exits at once and we try again on another port
+        for _ in range(5):
+            self.port = free_udp_port()
+            self._start(mx, a, raw, extra)
+            if not wait_for(self._ready, timeout=5):
+                self.stop()
+                raise RuntimeError("dnsmasq did not start: " + open(self.log).read())
+            if self.proc.poll() is None:
+                return
+            self.fh.close()
+        raise RuntimeError("dnsmasq did not start: " + open(self.log).read())
+
+    def _start(self, mx, a, raw, extra):
         args = [shutil.which("dnsmasq"), "--keep-in-foreground", "--no-resolv", "--no-hosts",
                 "--port=%d" % self.port, "--listen-address=127.0.0.1", "--bind-interfaces",
                 "--pid-file=", "--local=/test/", "--log-queries", "--log-facility=-"]
@@ -77,16 +90,15 @@ class Dns:
             args.append("--dns-rr=%s,%d,%s" % (name, rtype, hexdata))
         args.extend(extra)
         self.fh = open(self.log, "ab")
+        self.log_start = self.fh.tell()
         self.proc = subprocess.Popen(args, stdout=self.fh, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
-        if not wait_for(self._ready, timeout=5):
-            self.stop()
-            raise RuntimeError("dnsmasq did not start: " + open(self.log).read())
 
     def _ready(self):
         if self.proc.poll() is not None:
             return True
         with open(self.log, "rb") as f:
+            f.seek(self.log_start)
             return b"started" in f.read()
 
     def stop(self):
@@ -637,3 +649,135 @@ def test_failed_starttls_retried_in_the_clear(net):
         assert wait_for(lambda: net.queue_ids() == [], timeout=5)
     finally:
         fake.stop()
+
+
+# ---------------------------------------------------------------- backup MX
+
+def make_backup(net, mynetworks="10.0.0.0/8"):
+    """The server under test as the backup MX of relay.test: it listens on
+    127.0.0.1 on the receivers' port, so its own address is in the MX list;
+    mynetworks does not contain the test client, which is "outside"."""
+    d = os.path.join(net.base, "backup")
+    os.mkdir(d)
+    t = harness.Tern(d, host="127.0.0.1", port=net.port,
+                     smtp={"mynetworks": mynetworks},
+                     extra={"dns": {"servers": "127.0.0.1:%d" % net.dns.port},
+                            "queue": {"remote_port": str(net.port)}})
+    net.servers.append(t)
+    t.add_domain("relay.test", relay=True)
+    t.start()
+    net.sender = t
+    return t
+
+
+def send_from_outside(t, rcpt, msgid):
+    msg = message(msgid, frm="someone@outside.test", to=rcpt)
+    with t.smtp() as s:
+        check_reply(s.mail("someone@outside.test"), "250")
+        # still no open relay for anything else
+        check_reply(s.rcpt("victim@elsewhere.test"), "554 5.7.1")
+        check_reply(s.rcpt(rcpt), "250")
+        check_reply(s.data(msg), "250")
+    return msg
+
+
+RELAY = dict(mx=[("relay.test", "mx1.relay.test", 10), ("relay.test", "mx2.relay.test", 20),
+                 ("relay.test", "mx3.relay.test", 30)],
+             a=[("mx1.relay.test", "127.0.0.2"), ("mx2.relay.test", "127.0.0.1"),
+                ("mx3.relay.test", "127.0.0.3")])
+
+
+def test_backup_mx_queues_until_primary_returns(net):
+    net.start_dns(**RELAY)
+    primary = net.receiver("127.0.0.2", "relay.test", start=False)
+    worse = net.receiver("127.0.0.3", "relay.test")  # pref 30: never used by us
+    t = make_backup(net)
+    sent = send_from_outside(t, "rcpt@relay.test", "backup-1@outside.test")
+    qid = wait_for(lambda: net.queue_ids())[0]
+    assert wait_for(lambda: "event=queue-retry id=%s" % qid in t.log)
+    assert "event=smtpc-self domain=relay.test host=mx2.relay.test" in t.log
+    out = t.cli("queue", "list").stdout.decode()
+    cols = [l for l in out.splitlines() if l.startswith(qid)][0].split("\t")
+    assert cols[3] == "<someone@outside.test>" and cols[4] == "rcpt@relay.test", cols
+    assert "mx1.relay.test" in cols[5], cols
+    assert worse.maildir("rcpt@relay.test") == []
+    primary.start()
+    t.cli("queue", "flush")
+    data = only_message(primary, "rcpt@relay.test", timeout=10)
+    assert data.endswith(sent)
+    assert data.startswith(b"Return-Path: <someone@outside.test>")
+    assert wait_for(lambda: net.queue_ids() == [], timeout=5)
+    assert worse.maildir("rcpt@relay.test") == []
+
+
+def test_backup_mx_that_is_the_best_keeps_the_mail(net):
+    # we are the best MX by name ([server] hostname); a worse one exists
+    net.start_dns(mx=[("relay.test", harness.HOSTNAME, 10),
+                      ("relay.test", "mx3.relay.test", 20)],
+                  a=[(harness.HOSTNAME, "127.0.0.9"), ("mx3.relay.test", "127.0.0.3")])
+    worse = net.receiver("127.0.0.3", "relay.test")
+    t = make_backup(net)
+    send_from_outside(t, "rcpt@relay.test", "best-1@outside.test")
+    qid = wait_for(lambda: net.queue_ids())[0]
+    assert wait_for(lambda: "event=queue-retry id=%s" % qid in t.log)
+    out = t.cli("queue", "show", qid).stdout.decode()
+    assert "we are the best MX for relay.test" in out
+    assert "recipient: <rcpt@relay.test> pending 4.4.6" in out
+    time.sleep(0.3)
+    assert worse.maildir("rcpt@relay.test") == []
+    assert t.all_mail() == []  # temporary: no bounce
+
+
+def test_never_connects_to_itself(net):
+    # an address literal naming our own listener is never connected to
+    net.start_dns(**RELAY)
+    t = make_backup(net, mynetworks="127.0.0.0/8")
+    net.send(["rcpt@[127.0.0.1]"], msgid="lit-1@example.test")
+    qid = net.queue_ids()[0]
+    assert wait_for(lambda: "event=queue-retry id=%s" % qid in t.log)
+    assert "we are the best MX for [127.0.0.1]" in t.log
+    assert "event=smtpc-connect" not in t.log
+    assert t.all_mail() == []
+
+
+def test_queue_bounce(net):
+    net.start_dns(**MX2)
+    net.make_sender()
+    net.send(["rcpt@dest.test", "two@dest.test"], msgid="admin-1@example.test")
+    qid = net.queue_ids()[0]
+    assert wait_for(lambda: "event=queue-retry id=%s" % qid in net.sender.log)
+    out = net.sender.cli("queue", "bounce", qid.lower()).stdout.decode()
+    assert "2 recipients bounced" in out, out
+    assert qid not in net.queue_ids()
+    data = only_message(net.sender, SENDER)
+    _, text, parts = bounce_parts(data)
+    assert "Final-Recipient: rfc822; rcpt@dest.test" in text
+    assert "Final-Recipient: rfc822; two@dest.test" in text
+    assert "Action: failed" in text and "Status: 5.0.0" in text
+    assert "bounced by the administrator" in text
+    assert b"Message-ID: <admin-1@example.test>" in parts[2].as_bytes()
+    assert wait_for(lambda: net.queue_ids() == [], timeout=5)
+    p = net.sender.cli("queue", "bounce", qid, check=False)
+    assert p.returncode == 1 and b"no queue entry" in p.stderr
+
+
+def test_delay_notice_sent_once(net):
+    net.start_dns(**MX2)
+    net.make_sender(queue={"delay_notice": "2s"})
+    net.send(["rcpt@dest.test"], msgid="slow-1@example.test")
+    qid = net.queue_ids()[0]
+    # the first try fails at once; the next one is moved to the notice time
+    data = only_message(net.sender, SENDER, timeout=15)
+    m, text, parts = bounce_parts(data)
+    assert m["Subject"] == "Delayed Mail (still being retried)"
+    assert "Final-Recipient: rfc822; rcpt@dest.test" in text
+    assert "Action: delayed" in text and "Status: 4.4.1" in text
+    assert "Will-Retry-Until: " in text
+    assert b"Message-ID: <slow-1@example.test>" in parts[2].as_bytes()
+    assert qid in net.queue_ids()  # still queued
+    # later tries send no second notice
+    net.sender.cli("queue", "flush")
+    assert wait_for(lambda: net.sender.log.count("event=queue-retry id=%s" % qid) >= 3)
+    time.sleep(0.3)
+    assert len(net.sender.maildir(SENDER)) == 1
+    assert net.sender.log.count("event=queue-delay-notice id=%s" % qid) == 1
