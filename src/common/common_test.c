@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/cidr.h"
 #include "common/conf.h"
 #include "common/str.h"
@@ -181,6 +182,33 @@ test_conf_errors(void **state)
 	conf_free(&conf);
 }
 
+static void
+test_buf(void **state)
+{
+	struct buf b = BUF_INIT;
+	char big[5000];
+	char *s;
+
+	s = buf_take(&b);
+	assert_string_equal(s, "");
+	free(s);
+	buf_addstr(&b, "ab");
+	buf_addch(&b, 'c');
+	buf_add(&b, "d\0e", 3);
+	assert_int_equal(b.len, 6);
+	assert_memory_equal(b.p, "abcd\0e", 7);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	buf_printf(&b, "[%s]%d", big, 42);	/* longer than any fixed line buffer */
+	assert_int_equal(b.len, 6 + 1 + 4999 + 1 + 2);
+	assert_int_equal(b.p[b.len], '\0');
+	s = buf_take(&b);
+	assert_null(b.p);
+	assert_int_equal(strlen(s + 6), 4999 + 4);
+	free(s);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -191,6 +219,7 @@ main(void)
 		cmocka_unit_test(test_cidr),
 		cmocka_unit_test(test_conf_load),
 		cmocka_unit_test(test_conf_errors),
+		cmocka_unit_test(test_buf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,43 +13,9 @@
 #include <string.h>
 
 #include "common/str.h"
+#include "common/buf.h"
 #include "common/xalloc.h"
 #include "queue/queue_dsn.h"
-
-struct dbuf {
-	char	*p;
-	size_t	 len, cap;
-};
-
-static void
-dbuf_add(struct dbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2 + 1024;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-dbuf_printf(struct dbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-dbuf_printf(struct dbuf *b, const char *fmt, ...)
-{
-	char line[2048];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	dbuf_add(b, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
-}
 
 static void
 rfc5322_date(time_t t, char *out, size_t outlen)
@@ -95,29 +61,29 @@ delay_status_of(const struct queue_rcpt *r)
 }
 
 static void
-recipient_block(struct dbuf *b, const struct queue_rcpt *r, time_t now, time_t retry_until)
+recipient_block(struct buf *b, const struct queue_rcpt *r, time_t now, time_t retry_until)
 {
 	char date[64], diag[QUEUE_DIAG_MAX];
 	const char *d = r->diag;
 
 	rfc5322_date(now, date, sizeof(date));
-	dbuf_printf(b, "\r\nFinal-Recipient: rfc822; %s\r\n", r->address);
+	buf_printf(b, "\r\nFinal-Recipient: rfc822; %s\r\n", r->address);
 	if (r->orcpt[0] != '\0')
-		dbuf_printf(b, "Original-Recipient: %s\r\n", r->orcpt);
+		buf_printf(b, "Original-Recipient: %s\r\n", r->orcpt);
 	if (retry_until != 0)
-		dbuf_printf(b, "Action: delayed\r\nStatus: %s\r\n", delay_status_of(r));
+		buf_printf(b, "Action: delayed\r\nStatus: %s\r\n", delay_status_of(r));
 	else
-		dbuf_printf(b, "Action: failed\r\nStatus: %s\r\n", status_of(r));
+		buf_printf(b, "Action: failed\r\nStatus: %s\r\n", status_of(r));
 	str_printable(diag, sizeof(diag), d, strlen(d));
 	if (d[0] >= '2' && d[0] <= '5' && d[1] >= '0' && d[1] <= '9' && d[2] >= '0' &&
 	    d[2] <= '9')
-		dbuf_printf(b, "Diagnostic-Code: smtp; %s\r\n", diag);
+		buf_printf(b, "Diagnostic-Code: smtp; %s\r\n", diag);
 	else if (d[0] != '\0')
-		dbuf_printf(b, "Diagnostic-Code: X-tern; %s\r\n", diag);
-	dbuf_printf(b, "Last-Attempt-Date: %s\r\n", date);
+		buf_printf(b, "Diagnostic-Code: X-tern; %s\r\n", diag);
+	buf_printf(b, "Last-Attempt-Date: %s\r\n", date);
 	if (retry_until != 0) {
 		rfc5322_date(retry_until, date, sizeof(date));
-		dbuf_printf(b, "Will-Retry-Until: %s\r\n", date);
+		buf_printf(b, "Will-Retry-Until: %s\r\n", date);
 	}
 }
 
@@ -127,7 +93,7 @@ build(const struct queue_envelope *env, const unsigned char *which,
     const char *hostname, const char *msg, size_t msglen, time_t now,
     time_t retry_until, char **out, size_t *len_out)
 {
-	struct dbuf b = { NULL, 0, 0 };
+	struct buf b = BUF_INIT;
 	char date[64], boundary[64], rnd[17], diag[QUEUE_DIAG_MAX];
 	size_t hlen;
 	int delay = retry_until != 0;
@@ -136,29 +102,29 @@ build(const struct queue_envelope *env, const unsigned char *which,
 	str_random_hex(rnd, 8);
 	snprintf(boundary, sizeof(boundary), "%s/%s", rnd, hostname);
 	rfc5322_date(now, date, sizeof(date));
-	dbuf_printf(&b, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", hostname);
-	dbuf_printf(&b, "To: <%s>\r\n", env->from);
-	dbuf_printf(&b, "Subject: %s\r\n", delay ? "Delayed Mail (still being retried)" :
+	buf_printf(&b, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", hostname);
+	buf_printf(&b, "To: <%s>\r\n", env->from);
+	buf_printf(&b, "Subject: %s\r\n", delay ? "Delayed Mail (still being retried)" :
 	    "Undelivered Mail Returned to Sender");
-	dbuf_printf(&b, "Date: %s\r\n", date);
-	dbuf_printf(&b, "Message-ID: <%s.%s@%s>\r\n", env->id, rnd, hostname);
-	dbuf_printf(&b, "Auto-Submitted: auto-replied\r\n");
-	dbuf_printf(&b, "MIME-Version: 1.0\r\n");
-	dbuf_printf(&b, "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+	buf_printf(&b, "Date: %s\r\n", date);
+	buf_printf(&b, "Message-ID: <%s.%s@%s>\r\n", env->id, rnd, hostname);
+	buf_printf(&b, "Auto-Submitted: auto-replied\r\n");
+	buf_printf(&b, "MIME-Version: 1.0\r\n");
+	buf_printf(&b, "Content-Type: multipart/report; report-type=delivery-status;\r\n"
 	    "\tboundary=\"%s\"\r\n\r\n", boundary);
-	dbuf_printf(&b, "This is a MIME-encapsulated message.\r\n\r\n");
+	buf_printf(&b, "This is a MIME-encapsulated message.\r\n\r\n");
 
 	/* 1: for people */
-	dbuf_printf(&b, "--%s\r\nContent-Description: Notification\r\n"
+	buf_printf(&b, "--%s\r\nContent-Description: Notification\r\n"
 	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n", boundary);
 	if (delay) {
 		rfc5322_date(retry_until, date, sizeof(date));
-		dbuf_printf(&b, "This is the mail system at host %s.\r\n\r\n"
+		buf_printf(&b, "This is the mail system at host %s.\r\n\r\n"
 		    "Your message could not be delivered to one or more recipients yet.\r\n"
 		    "It is still queued and will be tried again until %s.\r\n"
 		    "You do not need to send it again.\r\n\r\n", hostname, date);
 	} else
-		dbuf_printf(&b, "This is the mail system at host %s.\r\n\r\n"
+		buf_printf(&b, "This is the mail system at host %s.\r\n\r\n"
 		    "Your message could not be delivered to one or more recipients.\r\n"
 		    "It is attached below.\r\n\r\n", hostname);
 	for (size_t i = 0; i < env->nrcpts; i++) {
@@ -166,18 +132,18 @@ build(const struct queue_envelope *env, const unsigned char *which,
 			continue;
 		str_printable(diag, sizeof(diag), env->rcpts[i].diag,
 		    strlen(env->rcpts[i].diag));
-		dbuf_printf(&b, "<%s>: %s\r\n", env->rcpts[i].address,
+		buf_printf(&b, "<%s>: %s\r\n", env->rcpts[i].address,
 		    diag[0] != '\0' ? diag : delay ? "delivery delayed" : "delivery failed");
 	}
 
 	/* 2: for programs (RFC 3464 section 2) */
-	dbuf_printf(&b, "\r\n--%s\r\nContent-Description: Delivery report\r\n"
+	buf_printf(&b, "\r\n--%s\r\nContent-Description: Delivery report\r\n"
 	    "Content-Type: message/delivery-status\r\n\r\n", boundary);
-	dbuf_printf(&b, "Reporting-MTA: dns; %s\r\n", hostname);
+	buf_printf(&b, "Reporting-MTA: dns; %s\r\n", hostname);
 	if (env->envid[0] != '\0')
-		dbuf_printf(&b, "Original-Envelope-Id: %s\r\n", env->envid);
+		buf_printf(&b, "Original-Envelope-Id: %s\r\n", env->envid);
 	rfc5322_date(env->created, date, sizeof(date));
-	dbuf_printf(&b, "Arrival-Date: %s\r\n", date);
+	buf_printf(&b, "Arrival-Date: %s\r\n", date);
 	for (size_t i = 0; i < env->nrcpts; i++)
 		if (which[i])
 			recipient_block(&b, &env->rcpts[i], now, retry_until);
@@ -186,20 +152,20 @@ build(const struct queue_envelope *env, const unsigned char *which,
 	hlen = header_len(msg, msglen);
 	if (full) {
 		size_t n = msglen < QUEUE_DSN_FULL_MAX ? msglen : QUEUE_DSN_FULL_MAX;
-		dbuf_printf(&b, "\r\n--%s\r\nContent-Description: Undelivered Message\r\n"
+		buf_printf(&b, "\r\n--%s\r\nContent-Description: Undelivered Message\r\n"
 		    "Content-Type: message/rfc822\r\n\r\n", boundary);
-		dbuf_add(&b, msg, n);
+		buf_add(&b, msg, n);
 		if (n < 2 || memcmp(msg + n - 2, "\r\n", 2) != 0)
-			dbuf_add(&b, "\r\n", 2);
+			buf_add(&b, "\r\n", 2);
 	} else {
-		dbuf_printf(&b, "\r\n--%s\r\nContent-Description: %s Message Headers\r\n"
+		buf_printf(&b, "\r\n--%s\r\nContent-Description: %s Message Headers\r\n"
 		    "Content-Type: text/rfc822-headers\r\n\r\n", boundary,
 		    delay ? "Delayed" : "Undelivered");
-		dbuf_add(&b, msg, hlen);
+		buf_add(&b, msg, hlen);
 		if (hlen < 2 || memcmp(msg + hlen - 2, "\r\n", 2) != 0)
-			dbuf_add(&b, "\r\n", 2);
+			buf_add(&b, "\r\n", 2);
 	}
-	dbuf_printf(&b, "\r\n--%s--\r\n", boundary);
+	buf_printf(&b, "\r\n--%s--\r\n", boundary);
 	*out = b.p;
 	*len_out = b.len;
 }

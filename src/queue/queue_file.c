@@ -33,6 +33,7 @@
 
 #include "common/fs.h"
 #include "common/str.h"
+#include "common/buf.h"
 #include "common/xalloc.h"
 #include "queue/queue_file.h"
 
@@ -102,57 +103,34 @@ queue_envelope_count(const struct queue_envelope *env, enum queue_rcpt_state sta
 
 /* --- writing --- */
 
-struct qbuf {
-	char	*p;
-	size_t	 len, cap;
-};
-
-static void
-qbuf_add(struct qbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-qbuf_str(struct qbuf *b, const char *s)
-{
-	qbuf_add(b, s, strlen(s));
-}
-
 /* Free text: control bytes (CR, LF, TAB included) become spaces. */
 static void
-qbuf_text(struct qbuf *b, const char *s)
+qbuf_text(struct buf *b, const char *s)
 {
 	for (; *s != '\0'; s++) {
 		char c = ((unsigned char)*s < 0x20 || *s == 0x7f) ? ' ' : *s;
-		qbuf_add(b, &c, 1);
+		buf_add(b, &c, 1);
 	}
 }
 
 /* Addresses must come back exactly: refuse what cannot be written. */
 static int
-qbuf_addr(struct qbuf *b, const char *s)
+qbuf_addr(struct buf *b, const char *s)
 {
 	for (const char *p = s; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			return -1;
-	qbuf_str(b, s);
+	buf_addstr(b, s);
 	return 0;
 }
 
 static void
-qbuf_num(struct qbuf *b, const char *key, long long v)
+qbuf_num(struct buf *b, const char *key, long long v)
 {
 	char line[64];
 
 	snprintf(line, sizeof(line), "%s %lld\n", key, v);
-	qbuf_str(b, line);
+	buf_addstr(b, line);
 }
 
 static const char state_letters[] = "PDF";
@@ -160,47 +138,47 @@ static const char state_letters[] = "PDF";
 int
 queue_envelope_format(const struct queue_envelope *env, char **out, size_t *len_out)
 {
-	struct qbuf b = { NULL, 0, 0 };
+	struct buf b = BUF_INIT;
 	static const char *rets[] = { "default", "full", "hdrs" };
 	char num[32];
 
-	qbuf_str(&b, QUEUE_MAGIC "\nid ");
+	buf_addstr(&b, QUEUE_MAGIC "\nid ");
 	if (qbuf_addr(&b, env->id) == -1)
 		goto bad;
-	qbuf_str(&b, "\nfrom ");
+	buf_addstr(&b, "\nfrom ");
 	if (qbuf_addr(&b, env->from) == -1)
 		goto bad;
-	qbuf_str(&b, "\n");
+	buf_addstr(&b, "\n");
 	qbuf_num(&b, "created", (long long)env->created);
 	qbuf_num(&b, "next", (long long)env->next_try);
 	qbuf_num(&b, "last", (long long)env->last_try);
 	qbuf_num(&b, "attempts", env->attempts);
 	if (env->delay_notified)
 		qbuf_num(&b, "delayed", 1);
-	qbuf_str(&b, "ret ");
-	qbuf_str(&b, rets[env->ret <= QUEUE_RET_HDRS ? env->ret : 0]);
-	qbuf_str(&b, "\nenvid ");
+	buf_addstr(&b, "ret ");
+	buf_addstr(&b, rets[env->ret <= QUEUE_RET_HDRS ? env->ret : 0]);
+	buf_addstr(&b, "\nenvid ");
 	qbuf_text(&b, env->envid);
-	qbuf_str(&b, "\nerror ");
+	buf_addstr(&b, "\nerror ");
 	qbuf_text(&b, env->last_error);
-	qbuf_str(&b, "\n");
+	buf_addstr(&b, "\n");
 	for (size_t i = 0; i < env->nrcpts; i++) {
 		const struct queue_rcpt *r = &env->rcpts[i];
 		snprintf(num, sizeof(num), "rcpt %c %u\t", state_letters[r->state % 3],
 		    r->notify & 0xf);
-		qbuf_str(&b, num);
+		buf_addstr(&b, num);
 		if (qbuf_addr(&b, r->address) == -1)
 			goto bad;
-		qbuf_str(&b, "\t");
+		buf_addstr(&b, "\t");
 		if (qbuf_addr(&b, r->orcpt) == -1)
 			goto bad;
-		qbuf_str(&b, "\t");
+		buf_addstr(&b, "\t");
 		qbuf_text(&b, r->status);
-		qbuf_str(&b, "\t");
+		buf_addstr(&b, "\t");
 		qbuf_text(&b, r->diag);
-		qbuf_str(&b, "\n");
+		buf_addstr(&b, "\n");
 	}
-	qbuf_str(&b, "\n");
+	buf_addstr(&b, "\n");
 	*out = b.p;
 	*len_out = b.len;
 	return 0;

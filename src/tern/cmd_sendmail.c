@@ -29,6 +29,7 @@
 
 #include "common/fs.h"
 #include "common/str.h"
+#include "common/buf.h"
 #include "common/xalloc.h"
 #include "mail/addr.h"
 #include "queue/queue.h"
@@ -39,44 +40,6 @@
 #define SENDMAIL_NAME_MAX	256	/* -F / the full name from the password file */
 
 /* A growing byte buffer. */
-struct sbuf {
-	char	*p;
-	size_t	 len, cap;
-};
-
-static void
-sb_add(struct sbuf *b, const void *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap > 0 ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		b->p = xrealloc(b->p, cap);
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	char line[2048];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	sb_add(b, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
-}
-
 struct sendmail {
 	struct conf		 conf;
 	struct dir		*dir;
@@ -270,7 +233,7 @@ field_is(const char *text, size_t len, const char *name)
  * printed.
  */
 static int
-read_message(struct sendmail *sm, struct sbuf *msg)
+read_message(struct sendmail *sm, struct buf *msg)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -285,8 +248,8 @@ read_message(struct sendmail *sm, struct sbuf *msg)
 			len--;
 		if (sm->dot_ends && len == 1 && line[0] == '.')
 			break;
-		sb_add(msg, line, len);
-		sb_add(msg, "\r\n", 2);
+		buf_add(msg, line, len);
+		buf_add(msg, "\r\n", 2);
 		if (max > 0 && msg->len > max) {
 			free(line);
 			cli_error("message too large (limit %llu bytes)", (unsigned long long)max);
@@ -349,14 +312,14 @@ display_name(const char *name, char *out, size_t outlen)
  * added on the way. 0, or -1 printed.
  */
 static int
-build_message(struct sendmail *sm, const struct sbuf *in, struct sbuf *out)
+build_message(struct sendmail *sm, const struct buf *in, struct buf *out)
 {
 	struct field *fields = NULL;
 	size_t nfields = 0, pos = 0, body;
 	int has_from = 0, has_date = 0, has_msgid = 0, rc = -1;
 	char date[64], name[SENDMAIL_NAME_MAX + 8], sender[ADDR_PATH_MAX + 1];
 	char rnd[17];
-	struct sbuf head = { NULL, 0, 0 };
+	struct buf head = BUF_INIT;
 
 	/* an mbox separator line ("From user date") is not part of the message */
 	if (in->len >= 5 && memcmp(in->p, "From ", 5) == 0)
@@ -398,7 +361,7 @@ build_message(struct sendmail *sm, const struct sbuf *in, struct sbuf *out)
 				goto out;
 		}
 		if (!(sm->from_headers && bcc))
-			sb_add(&head, t, len);
+			buf_add(&head, t, len);
 	}
 	if (sm->env.nrcpts == 0) {
 		cli_error(sm->from_headers ? "no recipients in To:, Cc: or Bcc:" :
@@ -407,13 +370,13 @@ build_message(struct sendmail *sm, const struct sbuf *in, struct sbuf *out)
 	}
 
 	date_now(date, sizeof(date));
-	sb_printf(out, "Received: by %s (tern sendmail, uid %lu)\r\n\tid %s%s%s%s;\r\n\t%s\r\n",
+	buf_printf(out, "Received: by %s (tern sendmail, uid %lu)\r\n\tid %s%s%s%s;\r\n\t%s\r\n",
 	    sm->conf.hostname, sm->uid, sm->env.id,
 	    sm->env.nrcpts == 1 ? " for <" : "",
 	    sm->env.nrcpts == 1 ? sm->env.rcpts[0].address : "",
 	    sm->env.nrcpts == 1 ? ">" : "", date);
 	if (head.len > 0)
-		sb_add(out, head.p, head.len);
+		buf_add(out, head.p, head.len);
 	if (!has_from) {
 		const char *full = sm->fullname != NULL ? sm->fullname : sm->gecos;
 		if (sm->env.from[0] != '\0')
@@ -422,18 +385,18 @@ build_message(struct sendmail *sm, const struct sbuf *in, struct sbuf *out)
 			snprintf(sender, sizeof(sender), "%s@%s", sm->login, sm->domain);
 		display_name(full, name, sizeof(name));
 		if (name[0] != '\0')
-			sb_printf(out, "From: %s <%s>\r\n", name, sender);
+			buf_printf(out, "From: %s <%s>\r\n", name, sender);
 		else
-			sb_printf(out, "From: %s\r\n", sender);
+			buf_printf(out, "From: %s\r\n", sender);
 	}
 	if (!has_date)
-		sb_printf(out, "Date: %s\r\n", date);
+		buf_printf(out, "Date: %s\r\n", date);
 	if (!has_msgid) {
 		str_random_hex(rnd, 8);
-		sb_printf(out, "Message-ID: <%s.%s@%s>\r\n", sm->env.id, rnd, sm->conf.hostname);
+		buf_printf(out, "Message-ID: <%s.%s@%s>\r\n", sm->env.id, rnd, sm->conf.hostname);
 	}
-	sb_add(out, "\r\n", 2);
-	sb_add(out, in->p + body, in->len - body);
+	buf_add(out, "\r\n", 2);
+	buf_add(out, in->p + body, in->len - body);
 	rc = 0;
 out:
 	free(head.p);
@@ -487,7 +450,7 @@ int
 cmd_sendmail(struct cli *cli, int argc, char **argv)
 {
 	struct sendmail sm;
-	struct sbuf in = { NULL, 0, 0 }, out = { NULL, 0, 0 };
+	struct buf in = BUF_INIT, out = BUF_INIT;
 	char why[1024], dbpath[PATH_MAX], qdir[PATH_MAX], sender[ADDR_PATH_MAX + 1];
 	const char *err = "";
 	int i, rc = CLI_ERROR;
