@@ -59,6 +59,8 @@ conf_defaults(struct conf *conf)
 	conf->max_errors = 10;
 	conf->max_sessions = 1000;
 	conf->max_sessions_per_ip = 50;
+	conf->imap_max_sessions = 10000;
+	conf->imap_max_sessions_per_ip = 50;
 	conf->recipient_delimiter = '+';
 	conf->timeout_command = 300;
 	conf->timeout_data_block = 180;
@@ -248,6 +250,8 @@ static const struct conf_key {
 	{ "smtp", "timeout_command", F(timeout_command), set_duration },
 	{ "smtp", "timeout_data_block", F(timeout_data_block), set_duration },
 	{ "smtp", "timeout_data_init", F(timeout_data_init), set_duration },
+	{ "imap", "max_sessions", F(imap_max_sessions), set_int },
+	{ "imap", "max_sessions_per_ip", F(imap_max_sessions_per_ip), set_int },
 	{ "dns", "servers", F(dns_servers), set_string },
 	{ "queue", "remote_port", F(queue_remote_port), set_port },
 	{ "queue", "lifetime", F(queue_lifetime), set_duration },

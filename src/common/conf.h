@@ -59,6 +59,10 @@ struct conf {
 	uint64_t	 timeout_data_init;
 	uint64_t	 banner_delay_ms;
 
+	/* [imap] */
+	int		 imap_max_sessions;	/* IDLE clients keep connections open */
+	int		 imap_max_sessions_per_ip;
+
 	/* [dns] */
 	char		*dns_servers;
 

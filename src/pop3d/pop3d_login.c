@@ -77,8 +77,8 @@ login_work(void *arg)
 	int found = 0, ok;
 
 	memset(&user, 0, sizeof(user));
-	if (job->sasl != NULL && dir_canonical(sasl_authcid(job->sasl), job->address, why,
-	    sizeof(why)) == -1)
+	if (job->sasl != NULL && dir_canonical(job->open_only ? sasl_authzid(job->sasl) :
+	    sasl_authcid(job->sasl), job->address, why, sizeof(why)) == -1)
 		job->address[0] = '\0';
 	if (job->address[0] != '\0') {
 		pthread_mutex_lock(&srv->dir_lock);
@@ -90,11 +90,23 @@ login_work(void *arg)
 		snprintf(job->why, sizeof(job->why), "directory: %s", why);
 		return;
 	}
-	if (found == 0 || !user.enabled)
+	if (found == 0 || !user.enabled) {
 		user.password_hash[0] = '\0';
-	if (job->sasl != NULL)
-		ok = sasl_verify_password(job->sasl, user.password_hash);
-	else if (user.password_hash[0] != '\0')
+		user.scram[0] = '\0';
+	}
+	if (job->open_only)
+		ok = found == 1 && user.enabled;
+	else if (job->sasl != NULL) {
+		enum sasl_status st = sasl_credentials(job->sasl, user.password_hash, user.scram,
+		    job->challenge, sizeof(job->challenge));
+		if (st == SASL_CONTINUE) {
+			/* SCRAM: the proof comes in the next client line. */
+			explicit_bzero(&user, sizeof(user));
+			job->result = POP3D_LOGIN_CONTINUE;
+			return;
+		}
+		ok = st == SASL_OK;
+	} else if (user.password_hash[0] != '\0')
 		ok = password_verify(job->password, user.password_hash);
 	else {
 		(void)password_verify(job->password, srv->dummy_hash);
@@ -102,6 +114,7 @@ login_work(void *arg)
 	}
 	explicit_bzero(job->password, sizeof(job->password));
 	explicit_bzero(&user.password_hash, sizeof(user.password_hash));
+	explicit_bzero(&user.scram, sizeof(user.scram));
 	if (!ok) {
 		job->result = POP3D_LOGIN_BAD;
 		snprintf(job->why, sizeof(job->why), "%s", found != 1 ? "unknown user" :
@@ -187,6 +200,15 @@ login_done(void *arg)
 		sasl_free(&job->sasl);
 		if (s->dead)
 			pop3d_session_free(s);
+		return;
+	}
+	if (job->result == POP3D_LOGIN_CONTINUE) {
+		s->sasl = job->sasl;
+		job->sasl = NULL;
+		s->lb.max = SASL_LINE_MAX;
+		pop3d_reply(s, "+ %s", job->challenge);
+		explicit_bzero(job->challenge, sizeof(job->challenge));
+		pop3d_session_process(s);
 		return;
 	}
 	method = job->sasl != NULL ? sasl_mechanism(job->sasl) : "USER";
@@ -292,9 +314,11 @@ pop3d_login_sasl_step(struct pop3d_session *s, const char *b64, size_t len)
 		pop3d_reply(s, "+ %s", out);
 		return;
 	case SASL_NEED_CREDENTIALS:
+	case SASL_OK:		/* SCRAM's last step: the proof was good */
 		s->lb.max = POP3D_CMD_LINE_MAX - 2;
 		memset(&s->login, 0, sizeof(s->login));
 		s->login.sasl = s->sasl;
+		s->login.open_only = st == SASL_OK;
 		s->sasl = NULL;
 		login_start(s);
 		return;
@@ -331,6 +355,7 @@ pop3d_login_auth(struct pop3d_session *s, const struct pop3d_cmd *cmd)
 		if (pop3d_plaintext_ok(s)) {
 			pop3d_reply(s, "PLAIN");
 			pop3d_reply(s, "LOGIN");
+			pop3d_reply(s, "SCRAM-SHA-256");
 		}
 		pop3d_reply(s, ".");
 		return;
@@ -338,10 +363,6 @@ pop3d_login_auth(struct pop3d_session *s, const struct pop3d_cmd *cmd)
 	if (!pop3d_plaintext_ok(s)) {
 		pop3d_reply_error(s, "-ERR [AUTH] Plaintext authentication is not allowed without "
 		    "TLS, use STLS first");
-		return;
-	}
-	if (strcasecmp(cmd->arg, "PLAIN") != 0 && strcasecmp(cmd->arg, "LOGIN") != 0) {
-		pop3d_reply_error(s, "-ERR Unsupported authentication mechanism");
 		return;
 	}
 	s->sasl = sasl_new(cmd->arg);

@@ -62,6 +62,7 @@ enum pop3d_login_result {
 	POP3D_LOGIN_BAD,	/* unknown user, disabled, wrong password */
 	POP3D_LOGIN_IN_USE,
 	POP3D_LOGIN_TEMP,
+	POP3D_LOGIN_CONTINUE,	/* SCRAM: send the server-first challenge */
 };
 
 /* A login handed to the pool: inputs, then results. */
@@ -69,6 +70,8 @@ struct pop3d_login {
 	char			 address[DIR_ADDRESS_MAX + 1];	/* canonical, or "" */
 	char			 password[SASL_PASSWORD_MAX + 1];	/* USER/PASS; wiped */
 	struct sasl		*sasl;		/* AUTH; else NULL */
+	int			 open_only;	/* SASL already succeeded (SCRAM): open */
+	char			 challenge[SASL_CHALLENGE_MAX];
 	enum pop3d_login_result	 result;
 	char			 why[256];
 	struct store		*store;

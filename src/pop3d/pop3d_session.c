@@ -10,8 +10,6 @@
  * so a large message never sits in memory. Deletions happen only at QUIT
  * in the TRANSACTION state: a dropped connection deletes nothing.
  */
-#include <arpa/inet.h>
-#include <netinet/tcp.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,23 +21,20 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <openssl/err.h>
 
 #include "auth/throttle.h"
-#include "common/cidr.h"
 #include "common/log.h"
 #include "common/str.h"
 #include "common/xalloc.h"
 #include "deliver/maildir.h"
+#include "net/conn.h"
 #include "net/pool.h"
 #include "net/worker.h"
 #include "net/tls.h"
 #include "pop3d/pop3d_private.h"
 
-/* The mechanisms offered: SCRAM needs directory records that do not exist yet. */
-#define POP3D_SASL_MECHS	"PLAIN LOGIN"
+#define POP3D_SASL_MECHS	"PLAIN LOGIN SCRAM-SHA-256"
 
 static void	session_read(struct bufferevent *bev, void *arg);
 static void	session_write(struct bufferevent *bev, void *arg);
@@ -592,13 +587,13 @@ session_event(struct bufferevent *bev, short what, void *arg)
 		pop3d_session_end(s, "timeout");
 		return;
 	}
-	if ((what & BEV_EVENT_ERROR) && bufferevent_get_openssl_error(bev) != 0) {
-		const char *why = ERR_reason_error_string(bufferevent_get_openssl_error(bev));
-		log_info("session=%s event=tls-failed reason=\"%s\"", s->id,
-		    why != NULL ? why : "handshake failed");
+	int tls_failure;
+	const char *why = conn_end_reason(bev, what, &tls_failure);
+	if (tls_failure) {
+		log_info("session=%s event=tls-failed reason=\"%s\"", s->id, why);
 		session_close(s, "tls-error");
 	} else if (what & BEV_EVENT_ERROR)
-		session_close(s, strerror(EVUTIL_SOCKET_ERROR()));
+		session_close(s, why);
 	else
 		session_close(s, s->state == POP3D_S_CLOSING ? "quit" : "eof");
 }
@@ -615,45 +610,26 @@ sessions_from(struct pop3d_server *srv, const char *ip)
 	return n;
 }
 
-/* The one place a session's connection is made: plain, or implicit TLS. */
-static struct bufferevent *
-session_bev(struct pop3d_server *srv, int fd, enum conf_listener kind)
-{
-	int one = 1;
-
-	/*
-	 * Replies are written whole; Nagle would hold the tail of a listing
-	 * longer than one socket write until the client's delayed ACK (40 ms).
-	 */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (kind == CONF_LISTEN_POP3S)
-		return tls_accept(srv->tls, srv->base, fd);	/* RFC 8314 */
-	return bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
-}
-
 void
 pop3d_session_start(struct pop3d_server *srv, int fd, struct sockaddr *sa, int salen,
     enum conf_listener kind)
 {
 	struct pop3d_session *s = xcalloc(1, sizeof(*s));
-	const void *ip;
+	struct conn_peer peer;
 
 	s->srv = srv;
 	s->kind = kind;
 	s->stream_fd = -1;
 	str_random_hex(s->id, 8);
-	ip = sa->sa_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)sa)->sin6_addr :
-	    (const void *)&((struct sockaddr_in *)sa)->sin_addr;
-	inet_ntop(sa->sa_family, ip, s->peer_ip, sizeof(s->peer_ip));
-	s->loopback = cidr_is_loopback(sa);
 	s->lb.max = POP3D_CMD_LINE_MAX - 2;
-	s->bev = session_bev(srv, fd, kind);
+	s->bev = conn_accept(srv->base, kind == CONF_LISTEN_POP3S ? srv->tls : NULL, fd, sa,
+	    &peer);
 	if (s->bev == NULL) {
-		if (kind != CONF_LISTEN_POP3S)
-			close(fd);
 		free(s);
 		return;
 	}
+	str_copy(s->peer_ip, peer.ip, sizeof(s->peer_ip));
+	s->loopback = peer.loopback;
 	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
 	worker_session_begin(srv->worker);
 	bufferevent_setwatermark(s->bev, EV_WRITE, POP3D_OUT_LOW, 0);

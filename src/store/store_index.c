@@ -6,11 +6,16 @@
  * a damaged file is simply replaced. What must survive is the UID of each
  * message, which a rebuild cannot keep: a rebuild therefore takes a new
  * UIDVALIDITY (the current time, as the old one is unknown), which tells
- * IMAP and POP3 clients (UIDL carries it) to forget what they knew.
+ * IMAP and POP3 clients (UIDL carries it) to forget what they knew. An
+ * index of an older schema version is rebuilt the same way.
  *
- * Concurrency: WAL mode lets readers go on; every change (sync, expunge)
- * runs in BEGIN IMMEDIATE, so the processes that sync the same mailbox
- * take turns and never hand out a UID twice.
+ * Concurrency: WAL mode lets readers go on; every change (sync, expunge,
+ * flags, append, copy, mailbox changes) runs in BEGIN IMMEDIATE, so the
+ * processes and threads of one user take turns and never hand out a UID
+ * twice.
+ *
+ * Memory: a server keeps many idle sessions, each with its own connection,
+ * so the connection gets no lookaside allocator and a small page cache.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,26 +31,47 @@
 #include "common/xalloc.h"
 #include "store/store_private.h"
 
-#define INDEX_SCHEMA_VERSION	1
+#define INDEX_SCHEMA_VERSION	2
 #define INDEX_BUSY_TIMEOUT_MS	15000
 
 static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS meta ("
+	" key TEXT PRIMARY KEY,"
+	" value INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS mailboxes ("
 	" id INTEGER PRIMARY KEY,"
 	" name TEXT NOT NULL UNIQUE,"
 	" uidvalidity INTEGER NOT NULL,"
 	" uidnext INTEGER NOT NULL,"
-	" highestmodseq INTEGER NOT NULL);"
+	" highestmodseq INTEGER NOT NULL,"
+	" special_use INTEGER NOT NULL DEFAULT 0,"
+	" cur_mtime_ns INTEGER NOT NULL DEFAULT 0,"
+	" cur_checked_ns INTEGER NOT NULL DEFAULT 0);"
 	"CREATE TABLE IF NOT EXISTS messages ("
 	" mailbox INTEGER NOT NULL REFERENCES mailboxes(id),"
 	" uid INTEGER NOT NULL,"
 	" base TEXT NOT NULL,"
 	" size INTEGER NOT NULL,"
 	" flags TEXT NOT NULL DEFAULT '',"
+	" keywords INTEGER NOT NULL DEFAULT 0,"
 	" modseq INTEGER NOT NULL,"
 	" internaldate INTEGER NOT NULL,"
+	" envelope TEXT NULL,"
+	" bodystructure TEXT NULL,"
 	" PRIMARY KEY (mailbox, uid),"
-	" UNIQUE (mailbox, base));";
+	" UNIQUE (mailbox, base));"
+	"CREATE INDEX IF NOT EXISTS messages_modseq ON messages (mailbox, modseq);"
+	"CREATE TABLE IF NOT EXISTS keywords ("
+	" mailbox INTEGER NOT NULL,"
+	" bit INTEGER NOT NULL,"
+	" name TEXT NOT NULL COLLATE NOCASE,"
+	" PRIMARY KEY (mailbox, bit),"
+	" UNIQUE (mailbox, name));"
+	"CREATE TABLE IF NOT EXISTS expunged ("
+	" mailbox INTEGER NOT NULL,"
+	" uid INTEGER NOT NULL,"
+	" modseq INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged (mailbox, modseq);";
 
 static int
 is_damage(int rc)
@@ -54,8 +80,8 @@ is_damage(int rc)
 	return rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB;
 }
 
-static int
-db_error(struct store *st, const char *what, char *why, size_t whylen)
+int
+store_index_error(struct store *st, const char *what, char *why, size_t whylen)
 {
 	int rc = sqlite3_extended_errcode(st->db);
 
@@ -67,8 +93,19 @@ static int
 exec_sql(struct store *st, const char *sql, char *why, size_t whylen)
 {
 	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return db_error(st, sql, why, whylen);
+		return store_index_error(st, sql, why, whylen);
 	return 0;
+}
+
+int
+store_index_exec_row(struct store *st, sqlite3_stmt *q, const char *what, char *why,
+    size_t whylen)
+{
+	int rc = sqlite3_step(q);
+
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc == SQLITE_DONE ? 0 : store_index_error(st, what, why, whylen);
 }
 
 static int
@@ -97,19 +134,22 @@ index_try_open(struct store *st, char *why, size_t whylen)
 	if ((fd = open(st->index_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) != -1)
 		close(fd);
 	if (sqlite3_open_v2(st->index_path, &st->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		rc = db_error(st, "open", why, whylen);
-		return rc;
-	}
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+		return store_index_error(st, "open", why, whylen);
+	/* Before first use: lookaside would cost ~100 KiB per idle session. */
+	sqlite3_db_config(st->db, SQLITE_DBCONFIG_LOOKASIDE, NULL, 0, 0);
 	sqlite3_busy_timeout(st->db, INDEX_BUSY_TIMEOUT_MS);
-	if ((rc = exec_sql(st, "PRAGMA journal_mode = WAL", why, whylen)) != 0 ||
-	    (rc = exec_sql(st, "PRAGMA synchronous = OFF", why, whylen)) != 0)
+	/* synchronous first: the switch to WAL of a new file syncs otherwise. */
+	if ((rc = exec_sql(st, "PRAGMA cache_size = -256", why, whylen)) != 0 ||
+	    (rc = exec_sql(st, "PRAGMA synchronous = OFF", why, whylen)) != 0 ||
+	    (rc = exec_sql(st, "PRAGMA journal_mode = WAL", why, whylen)) != 0)
 		return rc;
 	if (user_version(st, &version) == -1)
-		return db_error(st, "user_version", why, whylen) == -2 ? -2 : -1;
+		return store_index_error(st, "user_version", why, whylen) == -2 ? -2 : -1;
 	if (version == INDEX_SCHEMA_VERSION)
 		return 0;
 	if (version != 0) {
+		/* Version 1 (INBOX only) or a stranger: a cache, so start over. */
 		snprintf(why, whylen, "%s: schema version %d is not ours", st->index_path,
 		    version);
 		return -2;
@@ -181,6 +221,12 @@ store_index_begin(struct store *st, char *why, size_t whylen)
 }
 
 int
+store_index_begin_read(struct store *st, char *why, size_t whylen)
+{
+	return exec_sql(st, "BEGIN", why, whylen);
+}
+
+int
 store_index_commit(struct store *st, char *why, size_t whylen)
 {
 	int rc = exec_sql(st, "COMMIT", why, whylen);
@@ -197,81 +243,322 @@ store_index_rollback(struct store *st)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-/* --- the mailbox row --- */
+/* --- mailbox rows --- */
 
-struct mailbox_row {
-	int64_t		id;
-	uint32_t	uidvalidity;
-	uint32_t	uidnext;
-	uint64_t	highestmodseq;
-};
-
-/* A UIDVALIDITY that differs from any earlier one of this file's life. */
-static uint32_t
-new_uidvalidity(void)
-{
-	time_t now = time(NULL);
-
-	return now > 0 && (uint64_t)now <= UINT32_MAX ? (uint32_t)now : 1;
-}
+#define BOX_COLUMNS	"id, name, uidvalidity, uidnext, highestmodseq, special_use," \
+			" cur_mtime_ns, cur_checked_ns"
 
 static int
-mailbox_row(struct store *st, const char *name, struct mailbox_row *out, char *why,
+box_select(struct store *st, sqlite3_stmt *q, struct store_box *out, char *why,
     size_t whylen)
 {
-	sqlite3_stmt *q;
-	int rc;
+	int rc = sqlite3_step(q);
 
-	for (int attempt = 0; attempt < 2; attempt++) {
-		if (sqlite3_prepare_v2(st->db, "SELECT id, uidvalidity, uidnext, highestmodseq"
-		    " FROM mailboxes WHERE name = ?", -1, &q, NULL) != SQLITE_OK)
-			return db_error(st, "select mailbox", why, whylen);
-		sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-		rc = sqlite3_step(q);
-		if (rc == SQLITE_ROW) {
-			out->id = sqlite3_column_int64(q, 0);
-			out->uidvalidity = (uint32_t)sqlite3_column_int64(q, 1);
-			out->uidnext = (uint32_t)sqlite3_column_int64(q, 2);
-			out->highestmodseq = (uint64_t)sqlite3_column_int64(q, 3);
-			sqlite3_finalize(q);
-			return 0;
-		}
-		sqlite3_finalize(q);
-		if (rc != SQLITE_DONE)
-			return db_error(st, "select mailbox", why, whylen);
-		if (sqlite3_prepare_v2(st->db, "INSERT INTO mailboxes (name, uidvalidity,"
-		    " uidnext, highestmodseq) VALUES (?, ?, 1, 1)", -1, &q, NULL) != SQLITE_OK)
-			return db_error(st, "insert mailbox", why, whylen);
-		sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 2, new_uidvalidity());
-		rc = sqlite3_step(q);
-		sqlite3_finalize(q);
-		if (rc != SQLITE_DONE)
-			return db_error(st, "insert mailbox", why, whylen);
+	if (rc == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(q, 1);
+		memset(out, 0, sizeof(*out));
+		out->id = sqlite3_column_int64(q, 0);
+		str_copy(out->name, name != NULL ? name : "", sizeof(out->name));
+		out->uidvalidity = (uint32_t)sqlite3_column_int64(q, 2);
+		out->uidnext = (uint32_t)sqlite3_column_int64(q, 3);
+		out->highestmodseq = (uint64_t)sqlite3_column_int64(q, 4);
+		out->special_use = (unsigned)sqlite3_column_int64(q, 5);
+		out->cur_mtime_ns = sqlite3_column_int64(q, 6);
+		out->cur_checked_ns = sqlite3_column_int64(q, 7);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = 1;
+	} else {
+		rc = store_index_error(st, "select mailbox", why, whylen);
 	}
-	snprintf(why, whylen, "%s: mailbox row vanished", st->index_path);
-	return -1;
+	sqlite3_finalize(q);
+	return rc;
 }
 
-static int
-mailbox_row_update(struct store *st, const struct mailbox_row *row, char *why,
+int
+store_index_box_by_name(struct store *st, const char *name, struct store_box *out,
+    char *why, size_t whylen)
+{
+	sqlite3_stmt *q;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT " BOX_COLUMNS " FROM mailboxes WHERE name = ?",
+	    -1, &q, NULL) != SQLITE_OK)
+		return store_index_error(st, "select mailbox", why, whylen);
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	return box_select(st, q, out, why, whylen);
+}
+
+int
+store_index_box_by_id(struct store *st, int64_t id, struct store_box *out, char *why,
     size_t whylen)
 {
 	sqlite3_stmt *q;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT " BOX_COLUMNS " FROM mailboxes WHERE id = ?",
+	    -1, &q, NULL) != SQLITE_OK)
+		return store_index_error(st, "select mailbox", why, whylen);
+	sqlite3_bind_int64(q, 1, id);
+	return box_select(st, q, out, why, whylen);
+}
+
+long
+store_index_box_count(struct store *st, char *why, size_t whylen)
+{
+	sqlite3_stmt *q;
+	long n = -1;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM mailboxes", -1, &q, NULL) !=
+	    SQLITE_OK) {
+		store_index_error(st, "count mailboxes", why, whylen);
+		return -1;
+	}
+	if (sqlite3_step(q) == SQLITE_ROW)
+		n = (long)sqlite3_column_int64(q, 0);
+	else
+		store_index_error(st, "count mailboxes", why, whylen);
+	sqlite3_finalize(q);
+	return n;
+}
+
+/*
+ * A UIDVALIDITY above every earlier one of this index (meta 'uidvalidity'),
+ * and at least the current time, so that a mailbox deleted and created
+ * again, or an index rebuilt, never repeats a value with other UIDs.
+ */
+static int
+next_uidvalidity(struct store *st, uint32_t *out, char *why, size_t whylen)
+{
+	sqlite3_stmt *q;
+	uint64_t last = 0, now = (uint64_t)time(NULL), v;
 	int rc;
 
-	if (sqlite3_prepare_v2(st->db, "UPDATE mailboxes SET uidnext = ?, highestmodseq = ?"
-	    " WHERE id = ?", -1, &q, NULL) != SQLITE_OK)
-		return db_error(st, "update mailbox", why, whylen);
-	sqlite3_bind_int64(q, 1, row->uidnext);
-	sqlite3_bind_int64(q, 2, (sqlite3_int64)row->highestmodseq);
-	sqlite3_bind_int64(q, 3, row->id);
+	if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = 'uidvalidity'", -1,
+	    &q, NULL) != SQLITE_OK)
+		return store_index_error(st, "select meta", why, whylen);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		last = (uint64_t)sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	v = now > last ? now : last + 1;
+	if (v == 0 || v > UINT32_MAX)
+		v = 1;	/* after 2106 */
+	if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO meta (key, value)"
+	    " VALUES ('uidvalidity', ?)", -1, &q, NULL) != SQLITE_OK)
+		return store_index_error(st, "update meta", why, whylen);
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)v);
 	rc = sqlite3_step(q);
 	sqlite3_finalize(q);
-	return rc == SQLITE_DONE ? 0 : db_error(st, "update mailbox", why, whylen);
+	if (rc != SQLITE_DONE)
+		return store_index_error(st, "update meta", why, whylen);
+	*out = (uint32_t)v;
+	return 0;
 }
 
-/* --- sync --- */
+int
+store_index_box_insert(struct store *st, const char *name, unsigned special_use,
+    struct store_box *out, char *why, size_t whylen)
+{
+	sqlite3_stmt *q;
+	uint32_t uidvalidity;
+	int rc;
+
+	if ((rc = next_uidvalidity(st, &uidvalidity, why, whylen)) != 0)
+		return rc;
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO mailboxes (name, uidvalidity, uidnext,"
+	    " highestmodseq, special_use) VALUES (?, ?, 1, 1, ?)", -1, &q, NULL) != SQLITE_OK)
+		return store_index_error(st, "insert mailbox", why, whylen);
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, uidvalidity);
+	sqlite3_bind_int64(q, 3, special_use);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return store_index_error(st, "insert mailbox", why, whylen);
+	memset(out, 0, sizeof(*out));
+	out->id = sqlite3_last_insert_rowid(st->db);
+	str_copy(out->name, name, sizeof(out->name));
+	out->uidvalidity = uidvalidity;
+	out->uidnext = 1;
+	out->highestmodseq = 1;
+	out->special_use = special_use;
+	return 0;
+}
+
+int
+store_index_box_update(struct store *st, const struct store_box *box, char *why,
+    size_t whylen)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "UPDATE mailboxes SET uidnext = ?, highestmodseq = ?,"
+	    " cur_mtime_ns = ?, cur_checked_ns = ? WHERE id = ?", -1, &q, NULL) != SQLITE_OK)
+		return store_index_error(st, "update mailbox", why, whylen);
+	sqlite3_bind_int64(q, 1, box->uidnext);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)box->highestmodseq);
+	sqlite3_bind_int64(q, 3, box->cur_mtime_ns);
+	sqlite3_bind_int64(q, 4, box->cur_checked_ns);
+	sqlite3_bind_int64(q, 5, box->id);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : store_index_error(st, "update mailbox", why, whylen);
+}
+
+int
+store_index_box_drop(struct store *st, int64_t id, char *why, size_t whylen)
+{
+	static const char *const sql[] = {
+		"DELETE FROM messages WHERE mailbox = ?",
+		"DELETE FROM keywords WHERE mailbox = ?",
+		"DELETE FROM expunged WHERE mailbox = ?",
+		"DELETE FROM mailboxes WHERE id = ?",
+	};
+	sqlite3_stmt *q;
+	int rc;
+
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		if (sqlite3_prepare_v2(st->db, sql[i], -1, &q, NULL) != SQLITE_OK)
+			return store_index_error(st, sql[i], why, whylen);
+		sqlite3_bind_int64(q, 1, id);
+		rc = sqlite3_step(q);
+		sqlite3_finalize(q);
+		if (rc != SQLITE_DONE)
+			return store_index_error(st, sql[i], why, whylen);
+	}
+	return 0;
+}
+
+/* --- message rows --- */
+
+#define MSG_COLUMNS	"uid, base, size, flags, modseq, internaldate, keywords"
+
+static void
+msg_from_row(sqlite3_stmt *q, struct store_msg *m)
+{
+	const char *base = (const char *)sqlite3_column_text(q, 1);
+	const char *flags = (const char *)sqlite3_column_text(q, 3);
+
+	memset(m, 0, sizeof(*m));
+	m->uid = (uint32_t)sqlite3_column_int64(q, 0);
+	str_copy(m->base, base != NULL ? base : "", sizeof(m->base));
+	m->size = (uint64_t)sqlite3_column_int64(q, 2);
+	str_copy(m->flags, flags != NULL ? flags : "", sizeof(m->flags));
+	m->modseq = (uint64_t)sqlite3_column_int64(q, 4);
+	m->internaldate = (time_t)sqlite3_column_int64(q, 5);
+	m->keywords = (uint64_t)sqlite3_column_int64(q, 6);
+}
+
+int
+store_index_load(struct store *st, int64_t id, uint64_t since, struct store_msg **msgs,
+    size_t *n, char *why, size_t whylen)
+{
+	sqlite3_stmt *q;
+	size_t cap = *n;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, since == 0 ?
+	    "SELECT " MSG_COLUMNS " FROM messages WHERE mailbox = ?1 ORDER BY uid" :
+	    "SELECT " MSG_COLUMNS " FROM messages WHERE mailbox = ?1 AND modseq > ?2"
+	    " ORDER BY uid", -1, &q, NULL) != SQLITE_OK)
+		return store_index_error(st, "select messages", why, whylen);
+	sqlite3_bind_int64(q, 1, id);
+	if (since != 0)
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)since);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap < 64 ? 64 : cap * 2;
+			*msgs = xreallocarray(*msgs, cap, sizeof(**msgs));
+		}
+		msg_from_row(q, &(*msgs)[(*n)++]);
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : store_index_error(st, "select messages", why, whylen);
+}
+
+int
+store_index_msg(struct store *st, int64_t id, uint32_t uid, struct store_msg *out,
+    char *why, size_t whylen)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT " MSG_COLUMNS " FROM messages"
+	    " WHERE mailbox = ? AND uid = ?", -1, &q, NULL) != SQLITE_OK)
+		return store_index_error(st, "select message", why, whylen);
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_int64(q, 2, uid);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		msg_from_row(q, out);
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? 1 : store_index_error(st, "select message", why, whylen);
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+static void
+bind_msg(sqlite3_stmt *q, int64_t id, const struct store_msg *m)
+{
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_int64(q, 2, m->uid);
+	sqlite3_bind_text(q, 3, m->base, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, (sqlite3_int64)m->size);
+	sqlite3_bind_text(q, 5, m->flags, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 6, (sqlite3_int64)m->modseq);
+	sqlite3_bind_int64(q, 7, (sqlite3_int64)m->internaldate);
+	sqlite3_bind_int64(q, 8, (sqlite3_int64)m->keywords);
+}
+
+#define INSERT_MSG_SQL	"INSERT INTO messages (mailbox, uid, base, size, flags, modseq," \
+			" internaldate, keywords) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+
+int
+store_index_msg_insert(struct store *st, int64_t id, const struct store_msg *msg,
+    char *why, size_t whylen)
+{
+	sqlite3_stmt *q;
+
+	if (sqlite3_prepare_v2(st->db, INSERT_MSG_SQL, -1, &q, NULL) != SQLITE_OK)
+		return store_index_error(st, "insert message", why, whylen);
+	bind_msg(q, id, msg);
+	int rc = store_index_exec_row(st, q, "insert message", why, whylen);
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int
+store_index_delete(struct store *st, struct store_box *box, const uint32_t *uids, size_t n,
+    char *why, size_t whylen)
+{
+	sqlite3_stmt *del = NULL, *tomb = NULL;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	box->highestmodseq++;
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM messages WHERE mailbox = ? AND uid = ?",
+	    -1, &del, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, "INSERT INTO expunged (mailbox, uid, modseq)"
+	    " VALUES (?, ?, ?)", -1, &tomb, NULL) != SQLITE_OK)
+		rc = store_index_error(st, "prepare delete", why, whylen);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		sqlite3_bind_int64(del, 1, box->id);
+		sqlite3_bind_int64(del, 2, uids[i]);
+		rc = store_index_exec_row(st, del, "delete message", why, whylen);
+		if (rc != 0 || sqlite3_changes(st->db) == 0)
+			continue;	/* not there: no tombstone either */
+		sqlite3_bind_int64(tomb, 1, box->id);
+		sqlite3_bind_int64(tomb, 2, uids[i]);
+		sqlite3_bind_int64(tomb, 3, (sqlite3_int64)box->highestmodseq);
+		rc = store_index_exec_row(st, tomb, "insert tombstone", why, whylen);
+	}
+	sqlite3_finalize(del);
+	sqlite3_finalize(tomb);
+	return rc;
+}
+
+/* --- the scan merge --- */
 
 static int
 file_base_cmp(const void *a, const void *b)
@@ -286,226 +573,112 @@ file_ptr_arrival_cmp(const void *a, const void *b)
 	    *(const struct store_file *const *)b);
 }
 
-/* The rows of the mailbox in UID order, appended to mb->msgs. */
-static int
-load_rows(struct store_mailbox *mb, char *why, size_t whylen)
-{
-	struct store *st = mb->store;
-	sqlite3_stmt *q;
-	size_t cap = 0;
-	int rc;
-
-	if (sqlite3_prepare_v2(st->db, "SELECT uid, base, size, flags, modseq, internaldate"
-	    " FROM messages WHERE mailbox = ? ORDER BY uid", -1, &q, NULL) != SQLITE_OK)
-		return db_error(st, "select messages", why, whylen);
-	sqlite3_bind_int64(q, 1, mb->id);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct store_msg *m;
-		const char *base = (const char *)sqlite3_column_text(q, 1);
-		const char *flags = (const char *)sqlite3_column_text(q, 3);
-		if (mb->nmsgs == cap) {
-			cap = cap == 0 ? 256 : cap * 2;
-			mb->msgs = xreallocarray(mb->msgs, cap, sizeof(*mb->msgs));
-		}
-		m = &mb->msgs[mb->nmsgs++];
-		memset(m, 0, sizeof(*m));
-		m->uid = (uint32_t)sqlite3_column_int64(q, 0);
-		str_copy(m->base, base != NULL ? base : "", sizeof(m->base));
-		m->size = (uint64_t)sqlite3_column_int64(q, 2);
-		str_copy(m->flags, flags != NULL ? flags : "", sizeof(m->flags));
-		m->modseq = (uint64_t)sqlite3_column_int64(q, 4);
-		m->internaldate = (time_t)sqlite3_column_int64(q, 5);
-	}
-	sqlite3_finalize(q);
-	return rc == SQLITE_DONE ? 0 : db_error(st, "select messages", why, whylen);
-}
-
-static int
-exec_row(struct store *st, sqlite3_stmt *q, const char *what, char *why, size_t whylen)
-{
-	int rc = sqlite3_step(q);
-
-	sqlite3_reset(q);
-	sqlite3_clear_bindings(q);
-	return rc == SQLITE_DONE ? 0 : db_error(st, what, why, whylen);
-}
-
-struct sync_stmts {
-	sqlite3_stmt	*del;
-	sqlite3_stmt	*ins;
-	sqlite3_stmt	*flags;
-};
-
-static void
-sync_stmts_free(struct sync_stmts *s)
-{
-	sqlite3_finalize(s->del);
-	sqlite3_finalize(s->ins);
-	sqlite3_finalize(s->flags);
-}
-
-static int
-sync_stmts_prepare(struct store *st, struct sync_stmts *s, char *why, size_t whylen)
-{
-	memset(s, 0, sizeof(*s));
-	if (sqlite3_prepare_v2(st->db, "DELETE FROM messages WHERE mailbox = ? AND uid = ?",
-	    -1, &s->del, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(st->db, "INSERT INTO messages (mailbox, uid, base, size,"
-	    " flags, modseq, internaldate) VALUES (?, ?, ?, ?, ?, ?, ?)", -1, &s->ins,
-	    NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(st->db, "UPDATE messages SET flags = ?, modseq = ?"
-	    " WHERE mailbox = ? AND uid = ?", -1, &s->flags, NULL) != SQLITE_OK) {
-		sync_stmts_free(s);
-		return db_error(st, "prepare sync", why, whylen);
-	}
-	return 0;
-}
-
 /* Rows whose file is gone are dropped; changed flags are taken. */
 static int
-sync_known(struct store_mailbox *mb, struct sync_stmts *q, struct mailbox_row *row,
+merge_known(struct store *st, struct store_box *box, struct store_msg *rows, size_t nrows,
     struct store_file *files, size_t nfiles, unsigned char *seen, char *why,
     size_t whylen)
 {
-	struct store *st = mb->store;
-	size_t kept = 0;
-	int rc;
+	sqlite3_stmt *upd;
+	uint32_t *gone = xcalloc(nrows + 1, sizeof(*gone));
+	size_t ngone = 0;
+	int rc = 0;
 
-	for (size_t i = 0; i < mb->nmsgs; i++) {
-		struct store_msg *m = &mb->msgs[i];
+	if (sqlite3_prepare_v2(st->db, "UPDATE messages SET flags = ?, modseq = ?"
+	    " WHERE mailbox = ? AND uid = ?", -1, &upd, NULL) != SQLITE_OK) {
+		free(gone);
+		return store_index_error(st, "prepare update", why, whylen);
+	}
+	for (size_t i = 0; i < nrows && rc == 0; i++) {
 		struct store_file key, *f;
-		str_copy(key.base, m->base, sizeof(key.base));
-		f = bsearch(&key, files, nfiles, sizeof(*files), file_base_cmp);
+		str_copy(key.base, rows[i].base, sizeof(key.base));
+		f = nfiles == 0 ? NULL :
+		    bsearch(&key, files, nfiles, sizeof(*files), file_base_cmp);
 		if (f == NULL) {
-			row->highestmodseq++;
-			sqlite3_bind_int64(q->del, 1, mb->id);
-			sqlite3_bind_int64(q->del, 2, m->uid);
-			if ((rc = exec_row(st, q->del, "delete message", why, whylen)) != 0)
-				return rc;
+			gone[ngone++] = rows[i].uid;
 			continue;
 		}
 		seen[f - files] = 1;
-		if (strcmp(f->flags, m->flags) != 0) {
-			str_copy(m->flags, f->flags, sizeof(m->flags));
-			m->modseq = ++row->highestmodseq;
-			sqlite3_bind_text(q->flags, 1, m->flags, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(q->flags, 2, (sqlite3_int64)m->modseq);
-			sqlite3_bind_int64(q->flags, 3, mb->id);
-			sqlite3_bind_int64(q->flags, 4, m->uid);
-			if ((rc = exec_row(st, q->flags, "update flags", why, whylen)) != 0)
-				return rc;
-		}
-		mb->msgs[kept++] = *m;
+		if (strcmp(f->flags, rows[i].flags) == 0)
+			continue;
+		sqlite3_bind_text(upd, 1, f->flags, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(upd, 2, (sqlite3_int64)++box->highestmodseq);
+		sqlite3_bind_int64(upd, 3, box->id);
+		sqlite3_bind_int64(upd, 4, rows[i].uid);
+		rc = store_index_exec_row(st, upd, "update flags", why, whylen);
 	}
-	mb->nmsgs = kept;
-	return 0;
+	sqlite3_finalize(upd);
+	if (rc == 0)
+		rc = store_index_delete(st, box, gone, ngone, why, whylen);
+	free(gone);
+	return rc;
 }
 
 /* Files the index does not know get the next UIDs, in arrival order. */
 static int
-sync_new(struct store_mailbox *mb, struct sync_stmts *q, struct mailbox_row *row,
-    struct store_file *files, size_t nfiles, const unsigned char *seen, char *why,
-    size_t whylen)
+merge_new(struct store *st, struct store_box *box, struct store_file *files, size_t nfiles,
+    const unsigned char *seen, char *why, size_t whylen)
 {
-	struct store *st = mb->store;
 	struct store_file **fresh;
+	struct store_msg m;
+	sqlite3_stmt *ins;
 	size_t nfresh = 0;
 	int rc = 0;
 
-	fresh = xcalloc(nfiles > 0 ? nfiles : 1, sizeof(*fresh));
+	fresh = xcalloc(nfiles + 1, sizeof(*fresh));
 	for (size_t i = 0; i < nfiles; i++)
 		if (!seen[i])
 			fresh[nfresh++] = &files[i];
+	if (nfresh == 0) {
+		free(fresh);
+		return 0;
+	}
 	qsort(fresh, nfresh, sizeof(*fresh), file_ptr_arrival_cmp);
-	mb->msgs = xreallocarray(mb->msgs, mb->nmsgs + nfresh + 1, sizeof(*mb->msgs));
-	for (size_t i = 0; i < nfresh; i++) {
-		struct store_msg *m = &mb->msgs[mb->nmsgs];
-		if (row->uidnext == 0 || row->uidnext == UINT32_MAX) {
+	if (sqlite3_prepare_v2(st->db, INSERT_MSG_SQL, -1, &ins, NULL) != SQLITE_OK) {
+		free(fresh);
+		return store_index_error(st, "prepare insert", why, whylen);
+	}
+	for (size_t i = 0; i < nfresh && rc == 0; i++) {
+		if (box->uidnext == 0 || box->uidnext == UINT32_MAX) {
 			snprintf(why, whylen, "%s: UIDs exhausted", st->index_path);
 			rc = -2;	/* a rebuild starts over with a new UIDVALIDITY */
 			break;
 		}
-		memset(m, 0, sizeof(*m));
-		m->uid = row->uidnext++;
-		str_copy(m->base, fresh[i]->base, sizeof(m->base));
-		str_copy(m->flags, fresh[i]->flags, sizeof(m->flags));
-		m->size = fresh[i]->size;
-		m->modseq = ++row->highestmodseq;
-		m->internaldate = fresh[i]->sec;
-		sqlite3_bind_int64(q->ins, 1, mb->id);
-		sqlite3_bind_int64(q->ins, 2, m->uid);
-		sqlite3_bind_text(q->ins, 3, m->base, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q->ins, 4, (sqlite3_int64)m->size);
-		sqlite3_bind_text(q->ins, 5, m->flags, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q->ins, 6, (sqlite3_int64)m->modseq);
-		sqlite3_bind_int64(q->ins, 7, (sqlite3_int64)m->internaldate);
-		if ((rc = exec_row(st, q->ins, "insert message", why, whylen)) != 0)
-			break;
-		mb->nmsgs++;
+		memset(&m, 0, sizeof(m));
+		m.uid = box->uidnext++;
+		str_copy(m.base, fresh[i]->base, sizeof(m.base));
+		str_copy(m.flags, fresh[i]->flags, sizeof(m.flags));
+		m.size = fresh[i]->size;
+		m.modseq = ++box->highestmodseq;
+		m.internaldate = fresh[i]->sec;
+		bind_msg(ins, box->id, &m);
+		rc = store_index_exec_row(st, ins, "insert message", why, whylen);
 	}
+	sqlite3_finalize(ins);
 	free(fresh);
 	return rc;
 }
 
 int
-store_index_sync(struct store_mailbox *mb, struct store_file *files, size_t nfiles,
-    char *why, size_t whylen)
+store_index_merge(struct store *st, struct store_box *box, struct store_file *files,
+    size_t nfiles, char *why, size_t whylen)
 {
-	struct store *st = mb->store;
-	struct mailbox_row row;
-	struct sync_stmts q;
+	struct store_msg *rows = NULL;
+	size_t nrows = 0;
 	unsigned char *seen;
-	uint64_t modseq_before;
-	uint32_t uidnext_before;
 	int rc;
 
-	mb->nmsgs = 0;
-	if ((rc = mailbox_row(st, mb->name, &row, why, whylen)) != 0)
+	if ((rc = store_index_load(st, box->id, 0, &rows, &nrows, why, whylen)) != 0) {
+		free(rows);
 		return rc;
-	mb->id = row.id;
-	mb->uidvalidity = row.uidvalidity;
-	modseq_before = row.highestmodseq;
-	uidnext_before = row.uidnext;
-	if ((rc = load_rows(mb, why, whylen)) != 0)
-		return rc;
-	qsort(files, nfiles, sizeof(*files), file_base_cmp);
-	if ((rc = sync_stmts_prepare(st, &q, why, whylen)) != 0)
-		return rc;
-	seen = xcalloc(nfiles > 0 ? nfiles : 1, 1);
-	rc = sync_known(mb, &q, &row, files, nfiles, seen, why, whylen);
-	if (rc == 0)
-		rc = sync_new(mb, &q, &row, files, nfiles, seen, why, whylen);
-	free(seen);
-	sync_stmts_free(&q);
-	if (rc == 0 && (row.highestmodseq != modseq_before || row.uidnext != uidnext_before))
-		rc = mailbox_row_update(st, &row, why, whylen);
-	return rc;
-}
-
-int
-store_index_delete(struct store_mailbox *mb, const uint32_t *uids, size_t n, char *why,
-    size_t whylen)
-{
-	struct store *st = mb->store;
-	struct mailbox_row row;
-	sqlite3_stmt *q;
-	int rc;
-
-	if (n == 0)
-		return 0;
-	if ((rc = mailbox_row(st, mb->name, &row, why, whylen)) != 0)
-		return rc;
-	if (sqlite3_prepare_v2(st->db, "DELETE FROM messages WHERE mailbox = ? AND uid = ?",
-	    -1, &q, NULL) != SQLITE_OK)
-		return db_error(st, "prepare delete", why, whylen);
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		sqlite3_bind_int64(q, 1, mb->id);
-		sqlite3_bind_int64(q, 2, uids[i]);
-		rc = exec_row(st, q, "delete message", why, whylen);
 	}
-	sqlite3_finalize(q);
-	if (rc != 0)
-		return rc;
-	row.highestmodseq++;
-	return mailbox_row_update(st, &row, why, whylen);
+	if (nfiles > 1)
+		qsort(files, nfiles, sizeof(*files), file_base_cmp);
+	seen = xcalloc(nfiles + 1, 1);
+	rc = merge_known(st, box, rows, nrows, files, nfiles, seen, why, whylen);
+	if (rc == 0)
+		rc = merge_new(st, box, files, nfiles, seen, why, whylen);
+	free(seen);
+	free(rows);
+	return rc;
 }

@@ -1,73 +1,44 @@
 /*
- * store_maildir - the Maildir back end of store.h.
+ * store_maildir - the Maildir files of the store: names, scans and syncs.
  *
- * A sync (at mailbox open) runs inside one index write transaction: move
- * new/ to cur/, read cur/, merge into the index. Deliveries hard-link into
- * new/ at any moment; a file that lands after the move is simply taken by
- * the next sync. Expunges of other processes also run inside the write
- * transaction, so a sync never re-adds a file that is being removed.
+ * A sync runs inside one index write transaction: move new/ to cur/, read
+ * cur/, merge into the index. Deliveries hard-link into new/ at any moment;
+ * a file that lands after the move is simply taken by the next sync. Every
+ * change tern makes to cur/ (flag renames, expunges, appends, copies) also
+ * runs inside the write transaction, so a sync never sees half of one.
  *
  * File names are "<base>:2,<flags>" in cur/ ("<base>" in new/), where base
  * is "<sec>.M<usec>P<pid>Q<n>R<rand>.<host>,S=<size>" for tern's own
- * deliveries; other Maildir writers' names work too (size from stat).
+ * messages; other Maildir writers' names work too (size from stat).
+ *
+ * Noticing other programs (mutt renaming a file to change its flags): the
+ * index keeps cur/'s mtime as tern last saw it, and a refresh rescans cur/
+ * only when the mtime differs. Directory mtimes come from a coarse clock
+ * (one jiffy on Linux, a whole second on some file systems), so a change
+ * within the same tick as the recorded stat leaves the mtime unchanged: a
+ * mtime less than STORE_MTIME_SLACK_NS older than the moment it was taken
+ * is not trusted, and the next refresh rescans anyway (which records a
+ * later moment, so the rescans stop a second after the last change).
  */
-#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/random.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
-#include "common/fs.h"
 #include "common/str.h"
 #include "common/xalloc.h"
 #include "store/store_private.h"
 
-#define FLAGS_SEP	":2,"
-
-struct store *
-store_open(const char *maildir, char *why, size_t whylen)
-{
-	static const char *subdirs[] = { "cur", "new", "tmp" };
-	struct store *st = xcalloc(1, sizeof(*st));
-	char sub[PATH_MAX];
-
-	if (str_copy(st->maildir, maildir, sizeof(st->maildir)) == -1 ||
-	    snprintf(st->index_path, sizeof(st->index_path), "%s/%s", maildir,
-	    STORE_INDEX_NAME) >= (int)sizeof(st->index_path)) {
-		snprintf(why, whylen, "%s: path too long", maildir);
-		free(st);
-		return NULL;
-	}
-	for (size_t i = 0; i < 3; i++) {
-		snprintf(sub, sizeof(sub), "%s/%s", maildir, subdirs[i]);
-		if (fs_mkdir_p(sub, 0700) == -1) {
-			snprintf(why, whylen, "%s: %s", sub, strerror(errno));
-			free(st);
-			return NULL;
-		}
-	}
-	if (store_index_open(st, why, whylen) == -1) {
-		free(st);
-		return NULL;
-	}
-	return st;
-}
-
-void
-store_close(struct store **storep)
-{
-	if (*storep == NULL)
-		return;
-	store_index_close(*storep);
-	free(*storep);
-	*storep = NULL;
-}
+#define FLAGS_SEP		":2,"
+#define STORE_MTIME_SLACK_NS	1000000000LL
 
 /* --- names --- */
 
@@ -87,6 +58,8 @@ store_maildir_parse_name(const char *name, struct store_file *f)
 		return -1;
 	memcpy(f->base, name, baselen);
 	f->base[baselen] = '\0';
+	if (strchr(f->base, ':') != NULL)
+		return -1;	/* another info scheme (":1,") */
 	if (sep != NULL && str_copy(f->flags, sep + strlen(FLAGS_SEP), sizeof(f->flags)) == -1)
 		return -1;
 	f->sec = (time_t)strtoll(f->base, &end, 10);
@@ -110,7 +83,101 @@ store_maildir_arrival_cmp(const struct store_file *a, const struct store_file *b
 	return strcmp(a->base, b->base);
 }
 
-/* --- scan --- */
+/*
+ * As deliver/maildir.c names deliveries, but with the given seconds (the
+ * INTERNALDATE, which a rebuilt index reads back from the name). The
+ * per-process counter keeps names of one process apart, pid and random
+ * bits those of processes.
+ */
+void
+store_maildir_unique_base(char *out, size_t outlen, time_t sec, uint64_t size)
+{
+	static atomic_uint counter;
+	char host[128], raw[64];
+	struct timeval tv;
+	unsigned rnd = 0;
+	size_t o = 0;
+
+	if (gethostname(raw, sizeof(raw)) == -1)
+		snprintf(raw, sizeof(raw), "localhost");
+	raw[sizeof(raw) - 1] = '\0';
+	for (const char *p = raw; *p != '\0' && o + 5 < sizeof(host); p++) {
+		if (*p == '/' || *p == ':') {
+			/* Special in Maildir names (maildir(5)). */
+			o += (size_t)snprintf(host + o, sizeof(host) - o, "\\%03o",
+			    (unsigned char)*p);
+		} else {
+			host[o++] = *p;
+		}
+	}
+	host[o] = '\0';
+	gettimeofday(&tv, NULL);
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+		rnd = (unsigned)tv.tv_usec;
+	snprintf(out, outlen, "%lld.M%ldP%ldQ%uR%08x.%s,S=%llu", (long long)sec,
+	    (long)tv.tv_usec, (long)getpid(), atomic_fetch_add(&counter, 1) + 1, rnd, host,
+	    (unsigned long long)size);
+}
+
+void
+store_maildir_sort_flags(char *flags)
+{
+	unsigned char have[128] = { 0 };
+	size_t o = 0;
+
+	for (const unsigned char *p = (const unsigned char *)flags; *p != '\0'; p++)
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z'))
+			have[*p] = 1;
+	for (int c = 'A'; c <= 'z'; c++)
+		if (have[c])
+			flags[o++] = (char)c;
+	flags[o] = '\0';
+}
+
+/* --- cur/ and new/ --- */
+
+int64_t
+store_maildir_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int
+store_maildir_cur_mtime(const char *path, int64_t *ns_out, char *why, size_t whylen)
+{
+	char cur[PATH_MAX];
+	struct stat sb;
+
+	snprintf(cur, sizeof(cur), "%s/cur", path);
+	if (stat(cur, &sb) == -1) {
+		snprintf(why, whylen, "%s: %s", cur, strerror(errno));
+		return -1;
+	}
+	*ns_out = (int64_t)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
+	return 0;
+}
+
+int
+store_maildir_new_pending(const char *path, char *why, size_t whylen)
+{
+	char dir[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int found = 0;
+
+	snprintf(dir, sizeof(dir), "%s/new", path);
+	if ((d = opendir(dir)) == NULL) {
+		snprintf(why, whylen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	while (!found && (de = readdir(d)) != NULL)
+		found = de->d_name[0] != '.';
+	closedir(d);
+	return found;
+}
 
 /* new/X -> cur/X:2, for every message in new/ (another syncer may race us). */
 static int
@@ -183,127 +250,74 @@ scan_cur(const char *path, struct store_file **files_out, size_t *n_out, char *w
 	return 0;
 }
 
-/* --- mailboxes --- */
-
-static int
-take_lock(struct store_mailbox *mb, enum store_status *status_out, char *why,
+int
+store_maildir_sync(struct store *st, const char *path, struct store_box *box, char *why,
     size_t whylen)
 {
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", mb->path, STORE_LOCK_NAME);
-	mb->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (mb->lock_fd == -1) {
-		snprintf(why, whylen, "%s: %s", path, strerror(errno));
-		*status_out = STORE_TEMP;
-		return -1;
-	}
-	if (flock(mb->lock_fd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno == EWOULDBLOCK) {
-			snprintf(why, whylen, "mailbox is locked by another session");
-			*status_out = STORE_IN_USE;
-		} else {
-			snprintf(why, whylen, "%s: flock: %s", path, strerror(errno));
-			*status_out = STORE_TEMP;
-		}
-		close(mb->lock_fd);
-		mb->lock_fd = -1;
-		return -1;
-	}
-	return 0;
-}
-
-/* One sync; -2 asks for an index rebuild. */
-static int
-sync_once(struct store_mailbox *mb, char *why, size_t whylen)
-{
-	struct store *st = mb->store;
 	struct store_file *files = NULL;
 	size_t nfiles = 0;
+	int64_t mtime, now;
 	int rc;
 
-	if ((rc = store_index_begin(st, why, whylen)) != 0)
-		return rc;
-	if (move_new(mb->path, why, whylen) == -1 ||
-	    scan_cur(mb->path, &files, &nfiles, why, whylen) == -1) {
-		store_index_rollback(st);
+	if (move_new(path, why, whylen) == -1)
 		return -1;
-	}
-	rc = store_index_sync(mb, files, nfiles, why, whylen);
+	/* The stat before the scan: a change during the scan moves the mtime on. */
+	now = store_maildir_now_ns();
+	if (store_maildir_cur_mtime(path, &mtime, why, whylen) == -1 ||
+	    scan_cur(path, &files, &nfiles, why, whylen) == -1)
+		return -1;
+	rc = store_index_merge(st, box, files, nfiles, why, whylen);
 	free(files);
-	if (rc != 0) {
-		store_index_rollback(st);
+	if (rc != 0)
 		return rc;
-	}
-	return store_index_commit(st, why, whylen);
+	box->cur_mtime_ns = mtime;
+	box->cur_checked_ns = now;
+	return store_index_box_update(st, box, why, whylen);
 }
 
-struct store_mailbox *
-store_mailbox_open(struct store *st, const char *name, int flags,
-    enum store_status *status_out, char *why, size_t whylen)
+int
+store_maildir_need_sync(const char *path, const struct store_box *box, char *why,
+    size_t whylen)
 {
-	struct store_mailbox *mb;
+	int64_t mtime;
 	int rc;
 
-	if (strcasecmp(name, "INBOX") != 0) {
-		snprintf(why, whylen, "no mailbox %s", name);
-		*status_out = STORE_NOT_FOUND;
-		return NULL;
-	}
-	mb = xcalloc(1, sizeof(*mb));
-	mb->store = st;
-	mb->lock_fd = -1;
-	str_copy(mb->name, "INBOX", sizeof(mb->name));
-	str_copy(mb->path, st->maildir, sizeof(mb->path));
-	if ((flags & STORE_OPEN_EXCLUSIVE) && take_lock(mb, status_out, why, whylen) == -1) {
-		free(mb);
-		return NULL;
-	}
-	rc = sync_once(mb, why, whylen);
-	if (rc == -2 && store_index_rebuild(st, why, whylen) == 0)
-		rc = sync_once(mb, why, whylen);
-	if (rc != 0) {
-		*status_out = STORE_TEMP;
-		store_mailbox_close(&mb);
-		return NULL;
-	}
-	*status_out = STORE_OK;
-	return mb;
+	if ((rc = store_maildir_new_pending(path, why, whylen)) != 0)
+		return rc;
+	if (store_maildir_cur_mtime(path, &mtime, why, whylen) == -1)
+		return -1;
+	if (mtime != box->cur_mtime_ns)
+		return 1;
+	/* Same mtime, but taken within a clock tick of a change: not proof. */
+	return box->cur_checked_ns - box->cur_mtime_ns < STORE_MTIME_SLACK_NS;
+}
+
+int
+store_maildir_cur_before(const char *path, const struct store_box *box)
+{
+	char why[8];
+	int64_t mtime;
+
+	return store_maildir_cur_mtime(path, &mtime, why, sizeof(why)) == 0 &&
+	    mtime == box->cur_mtime_ns;
 }
 
 void
-store_mailbox_close(struct store_mailbox **mbp)
+store_maildir_cur_after(const char *path, int clean, struct store_box *box)
 {
-	struct store_mailbox *mb = *mbp;
+	char why[8];
+	int64_t mtime, now = store_maildir_now_ns();
 
-	if (mb == NULL)
-		return;
-	if (mb->lock_fd != -1)
-		close(mb->lock_fd);	/* releases the flock */
-	free(mb->msgs);
-	free(mb);
-	*mbp = NULL;
+	/* An unchanged mtime keeps its old moment: a later one would vouch for
+	 * a mtime nobody checked (the tick rule above). */
+	if (clean && store_maildir_cur_mtime(path, &mtime, why, sizeof(why)) == 0 &&
+	    mtime != box->cur_mtime_ns) {
+		box->cur_mtime_ns = mtime;
+		box->cur_checked_ns = now;
+	}
 }
 
-uint32_t
-store_mailbox_uidvalidity(const struct store_mailbox *mb)
-{
-	return mb->uidvalidity;
-}
-
-size_t
-store_mailbox_count(const struct store_mailbox *mb)
-{
-	return mb->nmsgs;
-}
-
-const struct store_msg *
-store_mailbox_msg(const struct store_mailbox *mb, size_t i)
-{
-	return i < mb->nmsgs ? &mb->msgs[i] : NULL;
-}
-
-/* --- message files --- */
+/* --- finding a message file --- */
 
 /* Find the current name of base in cur/ (flags may have changed). */
 static int
@@ -329,102 +343,19 @@ find_by_base(const char *curdir, const char *base, char *name, size_t namelen)
 	return found;
 }
 
-/* The name in cur/ of msg: the expected one, else found by a scan. */
-static int
-open_or_find(const char *path, const struct store_msg *msg, int (*fn)(int dirfd,
-    const char *name, void *arg), void *arg)
+int
+store_maildir_find(const char *path, const char *base, const char *flags, char *name,
+    size_t namelen)
 {
-	char curdir[PATH_MAX], name[NAME_MAX + 1];
-	int dfd, rc;
+	char curdir[PATH_MAX], full[PATH_MAX + NAME_MAX + 2];
+	struct stat sb;
 
 	snprintf(curdir, sizeof(curdir), "%s/cur", path);
-	if ((dfd = open(curdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	snprintf(name, sizeof(name), "%s" FLAGS_SEP "%s", msg->base, msg->flags);
-	rc = fn(dfd, name, arg);
-	if (rc == -1 && errno == ENOENT) {
-		if (find_by_base(curdir, msg->base, name, sizeof(name)) == 0)
-			rc = fn(dfd, name, arg);
-		else
-			errno = ENOENT;
+	if (flags != NULL) {
+		snprintf(name, namelen, "%s" FLAGS_SEP "%s", base, flags);
+		snprintf(full, sizeof(full), "%s/%s", curdir, name);
+		if (lstat(full, &sb) == 0)
+			return 0;
 	}
-	int saved = errno;
-	close(dfd);
-	errno = saved;
-	return rc;
-}
-
-static int
-do_open(int dfd, const char *name, void *arg)
-{
-	return openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-}
-
-static int
-do_unlink(int dfd, const char *name, void *arg)
-{
-	return unlinkat(dfd, name, 0);
-}
-
-int
-store_msg_open(struct store_mailbox *mb, const struct store_msg *msg)
-{
-	return open_or_find(mb->path, msg, do_open, NULL);
-}
-
-static const struct store_msg *
-msg_by_uid(const struct store_mailbox *mb, uint32_t uid)
-{
-	size_t lo = 0, hi = mb->nmsgs;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (mb->msgs[mid].uid == uid)
-			return &mb->msgs[mid];
-		if (mb->msgs[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-int
-store_expunge(struct store_mailbox *mb, const uint32_t *uids, size_t n,
-    size_t *removed_out, char *why, size_t whylen)
-{
-	struct store *st = mb->store;
-	uint32_t *gone = xcalloc(n > 0 ? n : 1, sizeof(*gone));
-	size_t ngone = 0, failed = 0;
-	int rc;
-
-	if (removed_out != NULL)
-		*removed_out = 0;
-	if (n == 0) {
-		free(gone);
-		return 0;
-	}
-	if (store_index_begin(st, why, whylen) != 0) {
-		free(gone);
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct store_msg *m = msg_by_uid(mb, uids[i]);
-		if (m == NULL)
-			continue;
-		if (open_or_find(mb->path, m, do_unlink, NULL) == 0 || errno == ENOENT)
-			gone[ngone++] = uids[i];
-		else if (failed++ == 0)
-			snprintf(why, whylen, "unlink %s: %s", m->base, strerror(errno));
-	}
-	rc = store_index_delete(mb, gone, ngone, why, whylen);
-	if (rc == 0)
-		rc = store_index_commit(st, why, whylen);
-	else
-		store_index_rollback(st);
-	/* The files are gone whatever the index says; the next sync drops the rows. */
-	if (removed_out != NULL)
-		*removed_out = ngone;
-	free(gone);
-	return failed > 0 || rc != 0 ? -1 : 0;
+	return find_by_base(curdir, base, name, namelen);
 }

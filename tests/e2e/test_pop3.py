@@ -17,6 +17,7 @@ import time
 import pytest
 
 import harness
+from scram import ScramClient
 
 USER = "user@example.test"
 OTHER = "other@example.test"
@@ -352,8 +353,30 @@ def test_auth_plain(pop):
     r.cmd("AUTH PLAIN " + bad, "-ERR [AUTH]")
     r.cmd("AUTH CRAM-MD5", "-ERR")
     r.cmd("AUTH", "+OK")
-    assert r.multi() == [b"PLAIN", b"LOGIN"]
+    assert r.multi() == [b"PLAIN", b"LOGIN", b"SCRAM-SHA-256"]
     r.close()
+
+
+def test_auth_scram_sha256(pop):
+    t, port = pop
+    deliver(t, "a@test")
+    for password, ok in ((PASSWORD, True), ("wrong", False)):
+        r = PopRaw(port)
+        c = ScramClient(USER, password)
+        challenge = r.cmd("AUTH SCRAM-SHA-256 " + c.first())
+        assert challenge.startswith(b"+ "), challenge
+        reply = r.cmd(c.final(challenge[2:].decode()))
+        if not ok:
+            assert reply.startswith(b"-ERR [AUTH]"), reply
+            r.close()
+            continue
+        assert reply.startswith(b"+ "), reply
+        c.verify(reply[2:].decode())  # the server knows the password too
+        r.cmd("", "+OK")
+        r.cmd("STAT", "+OK 1 ")
+        r.cmd("QUIT", "+OK")
+        r.close()
+    assert "SCRAM-SHA-256" in t.log
 
 
 def test_plaintext_needs_tls(pop_tls):

@@ -1,0 +1,505 @@
+/*
+ * imapd_fetch - FETCH and UID FETCH (RFC 9051 6.4.5, RFC 3516 BINARY,
+ * RFC 7162 CHANGEDSINCE/VANISHED). Pool handler.
+ *
+ * The messages are resolved once; then the handler writes responses until
+ * the output passes IMAPD_OUT_HIGH and returns IMAPD_RUN_MORE, so a FETCH
+ * of a whole large mailbox never sits in memory. A message file is read
+ * only when an item needs its bytes; ENVELOPE and BODYSTRUCTURE come from
+ * the index cache when they can.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "auth/base64.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "imapd/imapd_private.h"
+#include "mail/imap_format.h"
+#include "mail/mime.h"
+#include "mail/mime_section.h"
+
+/* One message being answered: what has been loaded so far. */
+struct fetch_msg {
+	const struct store_msg	*m;
+	size_t			 seq;
+	char			*data;		/* the file, when needed */
+	size_t			 len;
+	struct mime_message	*mime;
+	int			 gone;		/* the file was expunged meanwhile */
+};
+
+static int
+needs_data(enum imap_fetch_att att)
+{
+	switch (att) {
+	case IMAP_FA_BODY_SECTION:
+	case IMAP_FA_BINARY:
+	case IMAP_FA_BINARY_SIZE:
+	case IMAP_FA_RFC822:
+	case IMAP_FA_RFC822_HEADER:
+	case IMAP_FA_RFC822_TEXT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int
+sets_seen(const struct imap_fetch_item *it)
+{
+	return (it->att == IMAP_FA_BODY_SECTION || it->att == IMAP_FA_BINARY) ? !it->peek :
+	    it->att == IMAP_FA_RFC822 || it->att == IMAP_FA_RFC822_TEXT;
+}
+
+/* Read the whole file; -1 with gone set when it was expunged meanwhile. */
+static int
+load(struct imapd_session *s, struct fetch_msg *f)
+{
+	struct stat sb;
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	if (f->data != NULL || f->gone)
+		return f->gone ? -1 : 0;
+	if ((fd = store_msg_open(s->mb, f->m)) == -1) {
+		if (errno == ENOENT)
+			f->gone = 1;
+		else
+			log_error("session=%s event=read-error uid=%u: %s", s->id, f->m->uid,
+			    strerror(errno));
+		f->gone = 1;
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1) {
+		close(fd);
+		f->gone = 1;
+		return -1;
+	}
+	f->data = xmalloc((size_t)sb.st_size + 1);
+	while (got < (size_t)sb.st_size) {
+		n = read(fd, f->data + got, (size_t)sb.st_size - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	f->len = got;
+	f->data[got] = '\0';
+	return 0;
+}
+
+static struct mime_message *
+parsed(struct imapd_session *s, struct fetch_msg *f)
+{
+	if (f->mime == NULL && load(s, f) == 0)
+		f->mime = mime_parse(f->data, f->len);
+	return f->mime;
+}
+
+static void
+out_literal(struct imapd_session *s, const char *p, size_t n, int binary)
+{
+	imapd_out(s, "%s{%zu}\r\n", binary ? "~" : "", n);
+	imapd_out_bytes(s, p, n);
+}
+
+static void
+out_format_buf(struct imapd_session *s, struct imap_format_buf *b)
+{
+	imapd_out_bytes(s, b->data, b->len);
+	imap_format_buf_free(b);
+}
+
+/* ENVELOPE or BODYSTRUCTURE, from the cache or computed (and cached). */
+static void
+out_structure(struct imapd_session *s, struct fetch_msg *f, enum imap_fetch_att att)
+{
+	char *env = NULL, *body = NULL;
+	struct imap_format_buf eb = { 0 }, bb = { 0 };
+	struct mime_message *mm;
+
+	if (att != IMAP_FA_BODY && store_cache_get(s->mb, f->m->uid, &env, &body) == 1) {
+		imapd_out(s, "%s", att == IMAP_FA_ENVELOPE ? env : body);
+		free(env);
+		free(body);
+		return;
+	}
+	if ((mm = parsed(s, f)) == NULL) {
+		/* Expunged by another session: RFC 9051 allows empty values. */
+		imapd_out(s, att == IMAP_FA_ENVELOPE ? "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)" :
+		    "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 0 0)");
+		return;
+	}
+	imap_format_envelope(&eb, mm->data + mm->root->header_off, mm->root->header_len);
+	imap_format_body(&bb, mm, mm->root, att != IMAP_FA_BODY);
+	if (att == IMAP_FA_BODY) {
+		out_format_buf(s, &bb);
+		imap_format_buf_free(&eb);
+		return;
+	}
+	imap_format_buf_append(&eb, "", 1);
+	imap_format_buf_append(&bb, "", 1);
+	store_cache_put(s->mb, f->m->uid, eb.data, bb.data);
+	imapd_out(s, "%s", att == IMAP_FA_ENVELOPE ? eb.data : bb.data);
+	imap_format_buf_free(&eb);
+	imap_format_buf_free(&bb);
+}
+
+/* BODY[section]<partial> and the RFC822 forms. */
+static void
+out_section(struct imapd_session *s, struct fetch_msg *f, const struct mime_section *sec)
+{
+	struct imap_format_buf b = { 0 };
+	const char *err;
+	struct mime_message *mm = parsed(s, f);
+
+	if (mm == NULL || mime_section_fetch(mm, sec, &b, &err) == -1) {
+		imap_format_buf_free(&b);
+		imapd_out(s, "NIL");
+		return;
+	}
+	out_literal(s, b.data != NULL ? b.data : "", b.len, 0);
+	imap_format_buf_free(&b);
+}
+
+/* --- BINARY (RFC 3516) --- */
+
+static const struct mime_part *
+section_part(const struct mime_message *mm, const struct mime_section *sec)
+{
+	const struct mime_part *p = mm->root;
+
+	for (size_t i = 0; i < sec->nparts && p != NULL; i++) {
+		if (p->flags & MIME_PART_MESSAGE && p->message != NULL)
+			p = p->message;
+		if (p->flags & MIME_PART_MULTIPART)
+			p = mime_part_child(p, sec->parts[i]);
+		else if (sec->parts[i] != 1)
+			p = NULL;
+	}
+	return p;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Quoted-printable (RFC 2045 6.7), lenient about bad escapes. */
+static size_t
+qp_decode(const char *in, size_t n, char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (in[i] != '=') {
+			out[o++] = in[i];
+			continue;
+		}
+		if (i + 1 < n && in[i + 1] == '\n') {
+			i += 1;		/* soft line break */
+		} else if (i + 2 < n && in[i + 1] == '\r' && in[i + 2] == '\n') {
+			i += 2;
+		} else if (i + 2 < n && hexval(in[i + 1]) >= 0 && hexval(in[i + 2]) >= 0) {
+			out[o++] = (char)(hexval(in[i + 1]) * 16 + hexval(in[i + 2]));
+			i += 2;
+		} else
+			out[o++] = '=';
+	}
+	return o;
+}
+
+/* Decoded content of the section: 0 with *out (caller frees), -1 unknown CTE. */
+static int
+binary_content(struct fetch_msg *f, const struct mime_section *sec, char **out,
+    size_t *outlen, int *missing)
+{
+	const struct mime_part *p;
+	const char *enc, *body;
+	size_t n;
+
+	*missing = 0;
+	p = f->mime != NULL ? section_part(f->mime, sec) : NULL;
+	if (p == NULL || (p->flags & MIME_PART_MULTIPART)) {
+		*missing = 1;
+		return 0;
+	}
+	enc = p->encoding != NULL ? p->encoding : "7bit";
+	body = f->data + p->body_off;
+	n = p->body_len;
+	*out = xmalloc(n + 1);
+	if (strcasecmp(enc, "base64") == 0) {
+		char *clean = xmalloc(n + 1);
+		size_t c = 0;
+		for (size_t i = 0; i < n; i++)
+			if (body[i] != '\r' && body[i] != '\n' && body[i] != ' ' && body[i] != '\t')
+				clean[c++] = body[i];
+		if (base64_decode(clean, c, (unsigned char *)*out, n + 1, outlen) == -1)
+			*outlen = 0;	/* damaged: nothing decodable */
+		free(clean);
+	} else if (strcasecmp(enc, "quoted-printable") == 0)
+		*outlen = qp_decode(body, n, *out);
+	else if (strcasecmp(enc, "7bit") == 0 || strcasecmp(enc, "8bit") == 0 ||
+	    strcasecmp(enc, "binary") == 0) {
+		memcpy(*out, body, n);
+		*outlen = n;
+	} else {
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* 0, or -1 when the CTE is unknown (the command then ends with NO [UNKNOWN-CTE]). */
+static int
+out_binary(struct imapd_session *s, struct fetch_msg *f, const struct imap_fetch_item *it)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int missing;
+
+	if (parsed(s, f) == NULL) {
+		imapd_out(s, "NIL");
+		return 0;
+	}
+	if (binary_content(f, it->section, &data, &len, &missing) == -1)
+		return -1;
+	if (missing) {
+		imapd_out(s, "NIL");
+		return 0;
+	}
+	if (it->att == IMAP_FA_BINARY_SIZE)
+		imapd_out(s, "%zu", len);
+	else {
+		size_t off = 0, n = len;
+		if (it->section->partial) {
+			off = it->section->partial_off < len ? it->section->partial_off : len;
+			n = len - off < it->section->partial_len ? len - off :
+			    it->section->partial_len;
+		}
+		out_literal(s, data + off, n, memchr(data + off, '\0', n) != NULL);
+	}
+	free(data);
+	return 0;
+}
+
+/* --- one message --- */
+
+static void
+internaldate(time_t t, char *out, size_t outlen)
+{
+	static const char *months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
+	    "Aug", "Sep", "Oct", "Nov", "Dec" };
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(out, outlen, "\"%02d-%s-%04d %02d:%02d:%02d +0000\"", tm.tm_mday,
+	    months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* \Seen for a non-PEEK body fetch; 1 when FLAGS must be sent for it. */
+static int
+mark_seen(struct imapd_session *s, struct fetch_msg *f)
+{
+	static const char seen[] = "S";
+	struct store_flag_change ch = { STORE_FLAGS_ADD, seen, NULL, 0, 0 };
+	char why[256];
+	uint32_t uid = f->m->uid;
+	long at;
+
+	if (s->readonly || strchr(f->m->flags, 'S') != NULL)
+		return 0;
+	if (store_set_flags(s->mb, &uid, 1, &ch, NULL, NULL, why, sizeof(why)) != STORE_OK) {
+		log_error("session=%s event=seen-failed uid=%u: %s", s->id, uid, why);
+		return 0;
+	}
+	if ((at = store_mailbox_find(s->mb, uid)) >= 0)
+		f->m = store_mailbox_msg(s->mb, (size_t)at);
+	return 1;
+}
+
+/* One FETCH response; -1 for an unknown transfer encoding in BINARY. */
+static int
+fetch_one(struct imapd_session *s, struct fetch_msg *f)
+{
+	const struct imap_cmd *c = &s->cmd;
+	int flags_asked = 0, uid_asked = 0, modseq_asked = 0, seen = 0, rc = 0;
+	const char *sep = "";
+	char date[48];
+
+	for (size_t i = 0; i < c->nitems; i++) {
+		flags_asked |= c->items[i].att == IMAP_FA_FLAGS;
+		uid_asked |= c->items[i].att == IMAP_FA_UID;
+		modseq_asked |= c->items[i].att == IMAP_FA_MODSEQ;
+		if (sets_seen(&c->items[i]))
+			seen = 1;
+		if (needs_data(c->items[i].att))
+			(void)load(s, f);
+	}
+	if (seen && !mark_seen(s, f))
+		seen = 0;
+	imapd_out(s, "* %zu FETCH (", f->seq);
+	if (c->uid && !uid_asked) {
+		imapd_out(s, "UID %u", f->m->uid);
+		sep = " ";
+	}
+	if (seen && !flags_asked) {
+		imapd_out(s, "%sFLAGS ", sep);
+		imapd_out_flags(s, f->m);
+		sep = " ";
+	}
+	if (c->has_changedsince && !modseq_asked) {
+		imapd_out(s, "%sMODSEQ (%llu)", sep, (unsigned long long)f->m->modseq);
+		sep = " ";
+	}
+	for (size_t i = 0; i < c->nitems; i++) {
+		const struct imap_fetch_item *it = &c->items[i];
+		imapd_out(s, "%s", sep);
+		sep = " ";
+		switch (it->att) {
+		case IMAP_FA_FLAGS:
+			imapd_out(s, "FLAGS ");
+			imapd_out_flags(s, f->m);
+			break;
+		case IMAP_FA_UID:
+			imapd_out(s, "UID %u", f->m->uid);
+			break;
+		case IMAP_FA_INTERNALDATE:
+			internaldate(f->m->internaldate, date, sizeof(date));
+			imapd_out(s, "INTERNALDATE %s", date);
+			break;
+		case IMAP_FA_RFC822_SIZE:
+			imapd_out(s, "RFC822.SIZE %llu", (unsigned long long)f->m->size);
+			break;
+		case IMAP_FA_MODSEQ:
+			imapd_out(s, "MODSEQ (%llu)", (unsigned long long)f->m->modseq);
+			break;
+		case IMAP_FA_ENVELOPE:
+			imapd_out(s, "ENVELOPE ");
+			out_structure(s, f, it->att);
+			break;
+		case IMAP_FA_BODYSTRUCTURE:
+			imapd_out(s, "BODYSTRUCTURE ");
+			out_structure(s, f, it->att);
+			break;
+		case IMAP_FA_BODY:
+			imapd_out(s, "BODY ");
+			out_structure(s, f, it->att);
+			break;
+		case IMAP_FA_RFC822:
+		case IMAP_FA_RFC822_HEADER:
+		case IMAP_FA_RFC822_TEXT: {
+			struct mime_section sec;
+			memset(&sec, 0, sizeof(sec));
+			sec.text = it->att == IMAP_FA_RFC822 ? MIME_SECTION_ALL :
+			    it->att == IMAP_FA_RFC822_HEADER ? MIME_SECTION_HEADER : MIME_SECTION_TEXT;
+			imapd_out(s, "%s ", it->att == IMAP_FA_RFC822 ? "RFC822" :
+			    it->att == IMAP_FA_RFC822_HEADER ? "RFC822.HEADER" : "RFC822.TEXT");
+			out_section(s, f, &sec);
+			break;
+		}
+		case IMAP_FA_BODY_SECTION:
+			imapd_out(s, "%s ", it->name);
+			out_section(s, f, it->section);
+			break;
+		case IMAP_FA_BINARY:
+		case IMAP_FA_BINARY_SIZE:
+			imapd_out(s, "%s ", it->name);
+			if (out_binary(s, f, it) == -1) {
+				imapd_out(s, "NIL");
+				rc = -1;
+			}
+			break;
+		}
+	}
+	imapd_out(s, ")\r\n");
+	return rc;
+}
+
+/* UID FETCH ... (CHANGEDSINCE m VANISHED): what left the set since m. */
+static void
+out_vanished(struct imapd_session *s)
+{
+	uint32_t *gone = NULL;
+	size_t ngone = 0, k = 0;
+	char why[256];
+
+	if (store_mailbox_vanished(s->mb, s->cmd.changedsince, &gone, &ngone, why,
+	    sizeof(why)) == -1)
+		return;
+	for (size_t i = 0; i < ngone; i++)
+		if (imap_seqset_contains(&s->cmd.set, gone[i], UINT32_MAX))
+			gone[k++] = gone[i];
+	if (k > 0) {
+		imapd_out(s, "* VANISHED (EARLIER) ");
+		for (size_t i = 0; i < k; i++)
+			imapd_out(s, "%s%u", i > 0 ? "," : "", gone[i]);
+		imapd_out(s, "\r\n");
+	}
+	free(gone);
+}
+
+enum imapd_run
+imapd_run_fetch(struct imapd_session *s)
+{
+	struct imapd_progress *p = &s->progress;
+	const char *err;
+
+	if (!p->started) {
+		p->started = 1;
+		if (imapd_resolve_set(s, &s->cmd.set, s->cmd.uid, &p->uids, &p->n, &err) == -1) {
+			imapd_out_tagged(s, "BAD %s", err);
+			return IMAPD_RUN_DONE;
+		}
+		if (s->cmd.has_changedsince)
+			s->condstore = 1;	/* RFC 7162 3.1: CHANGEDSINCE enables CONDSTORE */
+		if (s->cmd.vanished && s->qresync)
+			out_vanished(s);
+		p->next = 0;
+		p->started = 2;
+	}
+	while (p->next < p->n) {
+		struct fetch_msg f;
+		long at = store_mailbox_find(s->mb, p->uids[p->next++]);
+		if (at < 0)
+			continue;
+		memset(&f, 0, sizeof(f));
+		f.m = store_mailbox_msg(s->mb, (size_t)at);
+		f.seq = (size_t)at + 1;
+		if (s->cmd.has_changedsince && f.m->modseq <= s->cmd.changedsince)
+			continue;
+		if (fetch_one(s, &f) == -1)
+			p->started = 3;		/* remember: an unknown CTE was met */
+		mime_free(&f.mime);
+		free(f.data);
+		if (evbuffer_get_length(s->out) >= IMAPD_OUT_HIGH && p->next < p->n)
+			return IMAPD_RUN_MORE;
+	}
+	imapd_report_changes(s, s->cmd.uid);
+	if (p->started == 3)
+		imapd_out_tagged(s, "NO [UNKNOWN-CTE] Some parts have an unknown "
+		    "Content-Transfer-Encoding");
+	else
+		imapd_out_tagged(s, "OK FETCH completed");
+	return IMAPD_RUN_DONE;
+}

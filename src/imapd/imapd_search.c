@@ -1,0 +1,169 @@
+/*
+ * imapd_search - SEARCH and UID SEARCH (RFC 9051 6.4.4) with ESEARCH
+ * return options (RFC 4731) and MODSEQ (RFC 7162). Pool handler: the
+ * evaluation is imap_search.c's; this file feeds it each message, reading
+ * the file only when the program needs the header or the body.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "imapd/imap_search.h"
+#include "imapd/imapd_private.h"
+
+#define SEARCH_HEADER_READ	(64 * 1024)	/* header searches read this much */
+
+static unsigned
+flag_bits(const char *letters)
+{
+	unsigned f = 0;
+
+	for (; *letters != '\0'; letters++)
+		switch (*letters) {
+		case 'S': f |= IMAP_FLAG_SEEN; break;
+		case 'R': f |= IMAP_FLAG_ANSWERED; break;
+		case 'F': f |= IMAP_FLAG_FLAGGED; break;
+		case 'T': f |= IMAP_FLAG_DELETED; break;
+		case 'D': f |= IMAP_FLAG_DRAFT; break;
+		default: break;
+		}
+	return f;
+}
+
+/* Read the message (or its first SEARCH_HEADER_READ bytes); NULL when gone. */
+static char *
+read_msg(struct imapd_session *s, const struct store_msg *m, int header_only, size_t *len)
+{
+	size_t want = header_only && m->size > SEARCH_HEADER_READ ? SEARCH_HEADER_READ :
+	    (size_t)m->size;
+	size_t got = 0;
+	char *data;
+	ssize_t n;
+	int fd;
+
+	if ((fd = store_msg_open(s->mb, m)) == -1)
+		return NULL;
+	data = xmalloc(want + 1);
+	while (got < want) {
+		n = read(fd, data + got, want - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	data[got] = '\0';
+	if (header_only) {
+		/* The header block ends at the first empty line. */
+		char *end = strstr(data, "\r\n\r\n");
+		char *lf = strstr(data, "\n\n");
+		if (end == NULL || (lf != NULL && lf < end))
+			end = lf != NULL ? lf + 2 : NULL;
+		else
+			end += 4;
+		if (end != NULL)
+			got = (size_t)(end - data);
+	}
+	*len = got;
+	return data;
+}
+
+static void
+out_esearch(struct imapd_session *s, const uint32_t *hits, size_t n, uint64_t modseq)
+{
+	unsigned ret = s->cmd.search_return;
+
+	if (ret == 0)
+		ret = IMAP_SEARCH_RET_ALL;
+	imapd_out(s, "* ESEARCH (TAG \"%s\")%s", s->tag, s->cmd.uid ? " UID" : "");
+	if ((ret & IMAP_SEARCH_RET_MIN) && n > 0)
+		imapd_out(s, " MIN %u", hits[0]);
+	if ((ret & IMAP_SEARCH_RET_MAX) && n > 0)
+		imapd_out(s, " MAX %u", hits[n - 1]);
+	if (ret & IMAP_SEARCH_RET_COUNT)
+		imapd_out(s, " COUNT %zu", n);
+	if ((ret & IMAP_SEARCH_RET_ALL) && n > 0) {
+		imapd_out(s, " ALL ");
+		for (size_t i = 0; i < n; ) {
+			size_t j = i;
+			while (j + 1 < n && hits[j + 1] == hits[j] + 1)
+				j++;
+			if (j > i)
+				imapd_out(s, "%s%u:%u", i > 0 ? "," : "", hits[i], hits[j]);
+			else
+				imapd_out(s, "%s%u", i > 0 ? "," : "", hits[i]);
+			i = j + 1;
+		}
+	}
+	if (s->cmd.search_modseq && n > 0)
+		imapd_out(s, " MODSEQ %llu", (unsigned long long)modseq);
+	imapd_out(s, "\r\n");
+}
+
+enum imapd_run
+imapd_run_search(struct imapd_session *s)
+{
+	const struct imap_cmd *c = &s->cmd;
+	size_t count = store_mailbox_count(s->mb), nhits = 0;
+	enum imap_search_need need = imap_search_needs(c->search);
+	uint32_t *hits = xcalloc(count + 1, sizeof(*hits));
+	uint32_t maxuid = count > 0 ? store_mailbox_msg(s->mb, count - 1)->uid : 0;
+	const char *const *names;
+	size_t nkw = store_mailbox_keywords(s->mb, &names);
+	const char *kw[STORE_KEYWORDS_MAX];
+	uint64_t modseq = 0;
+
+	if (c->search_modseq)
+		s->condstore = 1;	/* RFC 7162 3.1 */
+	for (size_t i = 0; i < count; i++) {
+		const struct store_msg *m = store_mailbox_msg(s->mb, i);
+		struct imap_search_msg sm;
+		char *data = NULL;
+		size_t len = 0, n = 0;
+
+		for (size_t k = 0; k < nkw && k < STORE_KEYWORDS_MAX; k++)
+			if (m->keywords & ((uint64_t)1 << k))
+				kw[n++] = names[k];
+		memset(&sm, 0, sizeof(sm));
+		sm.seq = (uint32_t)(i + 1);
+		sm.uid = m->uid;
+		sm.flags = flag_bits(m->flags);
+		sm.keywords = kw;
+		sm.nkeywords = n;
+		sm.size = m->size;
+		sm.modseq = m->modseq;
+		sm.internaldate = m->internaldate;
+		if (need != IMAP_SEARCH_NEED_INDEX) {
+			data = read_msg(s, m, need == IMAP_SEARCH_NEED_HEADER, &len);
+			if (data == NULL)
+				continue;	/* expunged meanwhile: matches nothing */
+			sm.data = data;
+			sm.len = len;
+		}
+		if (imap_search_match(c->search, &sm, (uint32_t)count, maxuid)) {
+			hits[nhits++] = c->uid ? m->uid : (uint32_t)(i + 1);
+			if (m->modseq > modseq)
+				modseq = m->modseq;
+		}
+		free(data);
+	}
+	if (c->esearch || s->rev2)	/* IMAP4rev2 answers SEARCH with ESEARCH only */
+		out_esearch(s, hits, nhits, modseq);
+	else {
+		imapd_out(s, "* SEARCH");
+		for (size_t i = 0; i < nhits; i++)
+			imapd_out(s, " %u", hits[i]);
+		if (c->search_modseq && nhits > 0)
+			imapd_out(s, " (MODSEQ %llu)", (unsigned long long)modseq);
+		imapd_out(s, "\r\n");
+	}
+	free(hits);
+	imapd_report_changes(s, c->uid);
+	imapd_out_tagged(s, "OK SEARCH completed");
+	return IMAPD_RUN_DONE;
+}
