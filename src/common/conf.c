@@ -68,6 +68,8 @@ conf_defaults(struct conf *conf)
 	conf->queue_remote_port = 25;
 	conf->queue_lifetime = 5 * 24 * 3600;
 	conf->queue_delay_notice = 4 * 3600;
+	conf->queue_smarthost_port = 25;
+	conf->queue_max_per_destination = 10;
 	conf->auth_max_failures = 10;
 	conf->auth_failure_window = 300;
 	conf->auth_lockout = 900;
@@ -88,6 +90,15 @@ conf_free(struct conf *conf)
 	free(conf->tls_key);
 	cidr_list_clear(&conf->mynetworks);
 	free(conf->dns_servers);
+	free(conf->queue_smarthost);
+	free(conf->queue_smarthost_user);
+	if (conf->queue_smarthost_password != NULL) {
+		explicit_bzero(conf->queue_smarthost_password,
+		    strlen(conf->queue_smarthost_password));
+		free(conf->queue_smarthost_password);
+	}
+	free(conf->queue_smarthost_password_file);
+	free(conf->queue_tls_ca_file);
 	memset(conf, 0, sizeof(*conf));
 }
 
@@ -215,6 +226,82 @@ set_listen(struct conf_ctx *ctx, void *field, const char *value)
 	return set_string(ctx, field, value);
 }
 
+/*
+ * [queue] smarthost, as Postfix's relayhost: "host[:port]" goes to the MX
+ * hosts of host, "[host][:port]" to host itself (no MX lookup), and an
+ * address ("192.0.2.1:587", "[2001:db8::1]:587") is used as it is. The
+ * port is 25 unless given.
+ */
+static const char *
+set_smarthost(struct conf_ctx *ctx, void *field, const char *value)
+{
+	struct conf *conf = ctx->conf;
+	char host[256];
+	const char *p = value, *end;
+	size_t len;
+	int port = 25, bracket = 0, ip = 0;
+
+	free(conf->queue_smarthost);
+	conf->queue_smarthost = NULL;
+	if (*value == '\0')
+		return NULL;
+	if (*p == '[') {
+		bracket = 1;
+		p++;
+		if ((end = strchr(p, ']')) == NULL)
+			return "expected host:port or [host]:port";
+	} else
+		for (end = p; *end != '\0' && *end != ':'; end++)
+			;
+	len = (size_t)(end - p);
+	if (len == 0 || len >= sizeof(host))
+		return "expected host:port or [host]:port";
+	memcpy(host, p, len);
+	host[len] = '\0';
+	for (size_t i = 0; i < len; i++) {
+		char c = host[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '-' || (bracket && c == ':')))
+			return "expected host:port or [host]:port";
+	}
+	p = end + bracket;
+	if (*p == ':') {
+		char *e;
+		long v = strtol(p + 1, &e, 10);
+		if (p[1] == '\0' || *e != '\0' || v < 1 || v > 65535)
+			return "expected a port number 1-65535 after ':'";
+		port = (int)v;
+	} else if (*p != '\0')
+		return "expected host:port or [host]:port";
+	/* a dotted quad or an IPv6 address has no MX records */
+	ip = strchr(host, ':') != NULL || strspn(host, "0123456789.") == len;
+	conf->queue_smarthost = xstrdup(host);
+	conf->queue_smarthost_port = port;
+	conf->queue_smarthost_mx = !bracket && !ip;
+	return NULL;
+}
+
+static const char *
+set_secret(struct conf_ctx *ctx, void *field, const char *value)
+{
+	char **dst = field;
+
+	if (*dst != NULL) {
+		explicit_bzero(*dst, strlen(*dst));
+		free(*dst);
+	}
+	*dst = *value == '\0' ? NULL : xstrdup(value);
+	return NULL;
+}
+
+static const char *
+set_positive(struct conf_ctx *ctx, void *field, const char *value)
+{
+	if (set_int(ctx, field, value) != NULL || *(int *)field < 1)
+		return "expected a number of at least 1";
+	return NULL;
+}
+
 #define F(member) offsetof(struct conf, member)
 
 static const struct conf_key {
@@ -256,6 +343,12 @@ static const struct conf_key {
 	{ "queue", "remote_port", F(queue_remote_port), set_port },
 	{ "queue", "lifetime", F(queue_lifetime), set_duration },
 	{ "queue", "delay_notice", F(queue_delay_notice), set_duration },
+	{ "queue", "smarthost", F(queue_smarthost), set_smarthost },
+	{ "queue", "smarthost_user", F(queue_smarthost_user), set_string },
+	{ "queue", "smarthost_password", F(queue_smarthost_password), set_secret },
+	{ "queue", "smarthost_password_file", F(queue_smarthost_password_file), set_path },
+	{ "queue", "tls_ca_file", F(queue_tls_ca_file), set_path },
+	{ "queue", "max_per_destination", F(queue_max_per_destination), set_positive },
 	{ "auth", "allow_plaintext_loopback", F(allow_plaintext_loopback), set_bool },
 	{ "auth", "max_failures", F(auth_max_failures), set_int },
 	{ "auth", "failure_window", F(auth_failure_window), set_duration },
@@ -297,6 +390,32 @@ conf_handler(void *user, const char *section, const char *key, const char *value
 	return 0;
 }
 
+/* Keys that only make sense together. */
+static int
+conf_check(const struct conf *conf, char *why, size_t whylen)
+{
+	int has_pass = conf->queue_smarthost_password != NULL ||
+	    conf->queue_smarthost_password_file != NULL;
+
+	if (conf->queue_smarthost_password != NULL &&
+	    conf->queue_smarthost_password_file != NULL) {
+		snprintf(why, whylen, "%s: [queue] smarthost_password and "
+		    "smarthost_password_file: set only one", conf->path);
+		return -1;
+	}
+	if ((conf->queue_smarthost_user != NULL) != has_pass) {
+		snprintf(why, whylen, "%s: [queue] smarthost_user needs a smarthost_password "
+		    "or smarthost_password_file, and they need a user", conf->path);
+		return -1;
+	}
+	if (conf->queue_smarthost_user != NULL && conf->queue_smarthost == NULL) {
+		snprintf(why, whylen, "%s: [queue] smarthost_user is set without a smarthost",
+		    conf->path);
+		return -1;
+	}
+	return 0;
+}
+
 int
 conf_load(struct conf *conf, const char *path, char *why, size_t whylen)
 {
@@ -328,5 +447,5 @@ conf_load(struct conf *conf, const char *path, char *why, size_t whylen)
 		snprintf(why, whylen, "%s:%d: syntax error", abs, rc);
 		return -1;
 	}
-	return 0;
+	return conf_check(conf, why, whylen);
 }

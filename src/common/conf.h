@@ -70,6 +70,15 @@ struct conf {
 	int		 queue_remote_port;
 	uint64_t	 queue_lifetime;	/* seconds before an entry bounces */
 	uint64_t	 queue_delay_notice;	/* seconds before a delay DSN, 0 = never */
+	/* smarthost: all non-local mail goes there; NULL = MX routing */
+	char		*queue_smarthost;	/* host name or address, no brackets */
+	int		 queue_smarthost_port;	/* 25 unless given */
+	int		 queue_smarthost_mx;	/* 1: "host" (its MX records), 0: "[host]" */
+	char		*queue_smarthost_user;	/* AUTH (only over TLS), NULL = none */
+	char		*queue_smarthost_password;
+	char		*queue_smarthost_password_file;	/* read by the queue worker */
+	char		*queue_tls_ca_file;	/* CAs for the verification result, NULL = system */
+	int		 queue_max_per_destination;	/* connections per host at once */
 
 	/* [auth] */
 	int		 allow_plaintext_loopback;

@@ -6,6 +6,11 @@
  * (header block; decoded text parts). Substring matching lower-cases both
  * sides and uses memmem(), so the cost stays linear in the message size
  * whatever the client sends.
+ *
+ * Header strings match the value as written or with its RFC 2047
+ * encoded-words decoded (RFC 3501/9051 6.4.4: clients search for what
+ * the user sees, "Grüße", not "=?UTF-8?Q?Gr=C3=BC=C3=9Fe?="). Keeping the
+ * raw match too means no search that worked before stops working.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +22,7 @@
 #include "imapd/imap_search.h"
 #include "mail/header.h"
 #include "mail/mime.h"
+#include "mail/rfc2047.h"
 
 struct ctx {
 	const struct imap_search_msg *msg;
@@ -24,7 +30,8 @@ struct ctx {
 	int		 date_state;	/* 0 not looked at, 1 valid, -1 none */
 	int64_t		 sent_day;
 	int		 have_text;
-	char		*header;	/* lower-cased header block */
+	char		*header;	/* lower-cased header block, then the
+					   decoded values, NUL-separated */
 	size_t		 header_len;
 	char		*body;		/* lower-cased decoded text parts */
 	size_t		 body_len;
@@ -57,12 +64,27 @@ imap_search_needs(const struct imap_search_key *key)
 	return need;
 }
 
+/*
+ * Lower-case ASCII letters and the UTF-8 capitals of Latin-1 (U+00C0 to
+ * U+00DE but U+00D7, "\xc3\x80" to "\xc3\x9e", 0x20 below their small
+ * letters), in place: the lengths do not change.
+ */
 static void
 fold(char *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (s[i] >= 'A' && s[i] <= 'Z')
-			s[i] = (char)(s[i] - 'A' + 'a');
+	unsigned char c, next;
+
+	for (size_t i = 0; i < n; i++) {
+		c = (unsigned char)s[i];
+		if (c >= 'A' && c <= 'Z')
+			s[i] = (char)(c - 'A' + 'a');
+		else if (c == 0xc3 && i + 1 < n) {
+			next = (unsigned char)s[i + 1];
+			if (next >= 0x80 && next <= 0x9e && next != 0x97)
+				s[i + 1] = (char)(next + 0x20);
+			i++;
+		}
+	}
 }
 
 /* needle is already lower-case; hay is folded here (it is ours). */
@@ -189,23 +211,32 @@ has_keyword(const struct imap_search_msg *msg, const char *kw)
 	return 0;
 }
 
+
 static int
 header_match(struct ctx *c, const struct imap_search_key *k)
 {
 	struct header_field f;
-	size_t pos = 0;
+	struct buf d = BUF_INIT;
+	size_t pos = 0, nlen, n;
 	char *needle, *v;
 	int found = 0;
 
 	if (c->msg->data == NULL || k->field == NULL)
 		return 0;
 	needle = folded_needle(k->value);
+	nlen = strlen(needle);
 	while (!found && header_next(c->msg->data, c->msg->len, &pos, &f)) {
 		if (f.name_len == 0 || !header_name_is(&f, k->field))
 			continue;
 		v = header_unfold_dup(f.value, f.value_len, MIME_FIELD_MAX);
-		found = contains(v, strlen(v), needle, strlen(needle));
+		n = strlen(v);
+		/* Decode before contains() folds v: case matters in base64. */
+		if (rfc2047_has_words(v, n))
+			rfc2047_decode_buf(&d, v, n);
+		found = contains(v, n, needle, nlen) ||
+		    (d.p != NULL && contains(d.p, d.len, needle, nlen));
 		free(v);
+		buf_free(&d);
 	}
 	free(needle);
 	return found;
@@ -323,15 +354,30 @@ collect(struct buf *out, const char *data, const struct mime_part *part)
 		add_text_part(out, data, part);
 }
 
-static size_t
-header_end(const char *data, size_t len)
+/*
+ * The header block as written, then each value that has encoded-words
+ * decoded, each after a NUL so a match cannot span two of them.
+ */
+static void
+add_header(struct buf *out, const char *data, size_t len)
 {
 	struct header_field f;
-	size_t pos = 0;
+	size_t pos = 0, n;
+	char *v;
 
 	while (header_next(data, len, &pos, &f))
 		;
-	return pos;
+	buf_add(out, data, pos);
+	pos = 0;
+	while (header_next(data, len, &pos, &f)) {
+		if (f.name_len == 0 || !rfc2047_has_words(f.value, f.value_len))
+			continue;
+		v = header_unfold_dup(f.value, f.value_len, MIME_FIELD_MAX);
+		n = strlen(v);
+		buf_addch(out, '\0');
+		rfc2047_decode_buf(out, v, n);
+		free(v);
+	}
 }
 
 static void
@@ -343,8 +389,9 @@ load_text(struct ctx *c)
 	if (c->have_text)
 		return;
 	c->have_text = 1;
-	c->header_len = header_end(c->msg->data, c->msg->len);
-	c->header = xstrndup(c->msg->data, c->header_len);
+	add_header(&b, c->msg->data, c->msg->len);
+	c->header_len = b.len;
+	c->header = buf_take(&b);
 	fold(c->header, c->header_len);
 	m = mime_parse(c->msg->data, c->msg->len);
 	collect(&b, c->msg->data, m->root);

@@ -37,8 +37,9 @@ enum imap_search_need imap_search_needs(const struct imap_search_key *key);
  * Dates compare by day in UTC (the internal date's day, the Date: header's
  * own day and zone for SENT*, RFC 3501 6.4.4); a missing or unparsable Date:
  * never matches SENT*. HEADER/BODY/TEXT are case-insensitive substring
- * matches (ASCII case folding; UTF-8 bytes compare as they are) over the
- * unfolded header value (HEADER with "" matches any message that has the
+ * matches (ASCII and Latin-1 letters fold; other UTF-8 compares as it is)
+ * over the unfolded header value as written or with its RFC 2047
+ * encoded-words decoded (HEADER with "" matches any message that has the
  * field), the body after the header (BODY), or header and body (TEXT);
  * quoted-printable and base64 text parts are decoded before matching.
  */

@@ -1,7 +1,8 @@
 /*
  * Unit tests of SEARCH evaluation: programs are parsed with
  * imap_parse_command() and run against two fixed messages (one plain,
- * one multipart with quoted-printable, base64 and an attachment).
+ * one multipart with quoted-printable, base64 and an attachment), and a
+ * third whose header fields hold RFC 2047 encoded-words.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -127,6 +128,11 @@ static const struct match_case match_cases[] = {
 	M("TEXT \"multipart/mixed\"", 0, 1), M("TEXT \"bold news\"", 0, 1),
 	M("BODY \"\"", 1, 1), M("NOT BODY tomorrow", 0, 1),
 	M("BODY \"lait, soft\"", 0, 1),
+	/* Decoded "x", then the plain rest; the raw form still matches. */
+	M("SUBJECT \"x folded subject\"", 0, 1), M("SUBJECT \"=?utf-8?q?x?=\"", 0, 1),
+	M("SUBJECT \"x?= folded\"", 0, 1), M("SUBJECT \"xfolded\"", 0, 0),
+	/* Latin-1 capitals fold to small letters, in bodies too. */
+	M("BODY {5}\r\nCAF\xc3\x89", 0, 1),
 };
 
 static void
@@ -141,6 +147,76 @@ test_match_table(void **state)
 		if (a != c->m1 || b != c->m2)
 			fail_msg("\"%s\": got %d %d, want %d %d", c->query, a, b, c->m1, c->m2);
 	}
+}
+
+static const char msg3_data[] =
+    "From: =?ISO-8859-1?Q?Keld_J=F8rn_Simonsen?= <keld@dkuug.example>\r\n"
+    "To: =?utf-8?B?R3LDvMOfZQ==?= <g@example.org>\r\n"
+    "Cc: =?x-unknown?q?Caf=E9?= <c@example.org>\r\n"
+    "Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= aus =?utf-8?q?K=C3=B6ln?=\r\n"
+    " =?utf-8?b?IOKCrCAxMA==?=\r\n"
+    "X-Note: =?iso-8859-15?q?=A4uro?=\r\n"
+    "X-Other: =?utf-8?q?a?=\r\n"
+    "X-Other: =?utf-8?q?b?=\r\n"
+    "\r\n"
+    "plain body\r\n";
+
+static struct imap_search_msg msg3 = {
+	3, 30, 0, NULL, 0, 300, 1, 0, msg3_data, sizeof(msg3_data) - 1,
+};
+
+struct encoded_case {
+	const char	*key;
+	const char	*needle;	/* sent as a literal */
+	int		 want;
+};
+
+static const struct encoded_case encoded_cases[] = {
+	{ "CHARSET UTF-8 SUBJECT", "Gr\xc3\xbc\xc3\x9f" "e", 1 },
+	{ "SUBJECT", "GR\xc3\x9c\xc3\x9f" "E AUS", 1 },
+	/* Three words, the white space between the last two dropped. */
+	{ "SUBJECT", "gr\xc3\xbc\xc3\x9f" "e aus k\xc3\xb6ln \xe2\x82\xac 10", 1 },
+	{ "SUBJECT", "=?UTF-8?Q?Gr=C3", 1 },
+	{ "SUBJECT", "Gruesse", 0 },
+	{ "SUBJECT", "K=C3=B6ln", 1 },
+	{ "FROM", "Keld J\xc3\xb8rn", 1 },
+	{ "FROM", "KELD J\xc3\x98RN SIMONSEN <keld@", 1 },
+	{ "FROM", "Gr\xc3\xbc\xc3\x9f" "e", 0 },
+	{ "TO", "gr\xc3\xbc\xc3\x9f" "e <g@example.org>", 1 },
+	{ "TO", "R3LDvMOfZQ", 1 },
+	{ "CC", "Caf\xc3\xa9", 0 },
+	{ "CC", "x-unknown?q?caf=e9", 1 },
+	{ "BCC", "", 0 },
+	{ "HEADER X-Note", "\xe2\x82\xac" "uro", 1 },
+	{ "HEADER X-Other", "b", 1 },
+	{ "HEADER X-Other", "ab", 0 },
+	{ "NOT SUBJECT", "k\xc3\xb6ln", 0 },
+	{ "OR SEEN FROM", "j\xc3\xb8rn", 1 },
+	{ "TEXT", "gr\xc3\xbc\xc3\x9f" "e aus", 1 },
+	{ "TEXT", "\xe2\x82\xac" "uro", 1 },
+	{ "TEXT", "uroa", 0 },
+	{ "BODY", "gr\xc3\xbc\xc3\x9f" "e", 0 },
+};
+
+static void
+test_encoded_words(void **state)
+{
+	static const char grusse[] = "SUBJECT {7}\r\nGr\xc3\xbc\xc3\x9f" "e";
+	char q[256];
+	int n, got;
+
+	for (size_t i = 0; i < sizeof(encoded_cases) / sizeof(encoded_cases[0]); i++) {
+		const struct encoded_case *c = &encoded_cases[i];
+
+		n = snprintf(q, sizeof(q), "%s {%zu}\r\n%s", c->key, strlen(c->needle),
+		    c->needle);
+		got = run(q, (size_t)n, &msg3);
+		if (got != c->want)
+			fail_msg("%s \"%s\": got %d, want %d", c->key, c->needle, got, c->want);
+	}
+	/* The plain messages do not match what only msg3 holds. */
+	assert_int_equal(run(grusse, sizeof(grusse) - 1, &msg1), 0);
+	assert_int_equal(run(grusse, sizeof(grusse) - 1, &msg3), 1);
 }
 
 struct date_case {
@@ -252,6 +328,7 @@ main(void)
 		cmocka_unit_test(test_sent_dates),
 		cmocka_unit_test(test_needs),
 		cmocka_unit_test(test_no_data),
+		cmocka_unit_test(test_encoded_words),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,6 +2,7 @@
  * imapd - the IMAP worker: event loop, listeners, graceful stop.
  */
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "common/xalloc.h"
 #include "net/pool.h"
 #include "net/worker.h"
+#include "store/store.h"
 #include "net/tls.h"
 #include "imapd/imapd.h"
 #include "imapd/imapd_private.h"
@@ -78,6 +80,14 @@ imapd_main(const struct conf *conf, const struct listener_fd *listeners,
 	static const struct worker_ops ops = { on_accept, on_stop };
 	struct imapd_server srv;
 
+	/*
+	 * A selected mailbox's view is one large block, freed when the session
+	 * idles (IDLE closes the mailbox). A fixed mmap threshold gives such
+	 * blocks back to the system at once instead of leaving holes between
+	 * the small long-lived allocations of a thousand idle sessions.
+	 */
+	mallopt(M_MMAP_THRESHOLD, IMAPD_MMAP_THRESHOLD);
+	store_configure();
 	memset(&srv, 0, sizeof(srv));
 	srv.conf = conf;
 	TAILQ_INIT(&srv.sessions);

@@ -60,6 +60,33 @@ sets_seen(const struct imap_fetch_item *it)
 	    it->att == IMAP_FA_RFC822 || it->att == IMAP_FA_RFC822_TEXT;
 }
 
+/*
+ * Files other programs wrote may end lines with a bare LF; IMAP serves
+ * RFC 5322 text, CRLF everywhere (the store counted their size that way).
+ */
+static void
+to_crlf(struct fetch_msg *f)
+{
+	size_t bare = 0, o = 0;
+	char *crlf;
+
+	for (size_t i = 0; i < f->len; i++)
+		if (f->data[i] == '\n' && (i == 0 || f->data[i - 1] != '\r'))
+			bare++;
+	if (bare == 0)
+		return;
+	crlf = xmalloc(f->len + bare + 1);
+	for (size_t i = 0; i < f->len; i++) {
+		if (f->data[i] == '\n' && (i == 0 || f->data[i - 1] != '\r'))
+			crlf[o++] = '\r';
+		crlf[o++] = f->data[i];
+	}
+	crlf[o] = '\0';
+	free(f->data);
+	f->data = crlf;
+	f->len = o;
+}
+
 /* Read the whole file; -1 with gone set when it was expunged meanwhile. */
 static int
 load(struct imapd_session *s, struct fetch_msg *f)
@@ -97,6 +124,7 @@ load(struct imapd_session *s, struct fetch_msg *f)
 	close(fd);
 	f->len = got;
 	f->data[got] = '\0';
+	to_crlf(f);
 	return 0;
 }
 
@@ -122,18 +150,82 @@ out_format_buf(struct imapd_session *s, struct imap_format_buf *b)
 	imap_format_buf_free(b);
 }
 
+/* --- the index cache, read ahead a chunk of messages at a time --- */
+
+#define FETCH_CACHE_CHUNK	256
+
+void
+imapd_progress_free(struct imapd_progress *p)
+{
+	for (size_t i = 0; i < p->ncache; i++) {
+		free(p->cache[i].envelope);
+		free(p->cache[i].bodystructure);
+	}
+	free(p->cache);
+	free(p->uids);
+	memset(p, 0, sizeof(*p));
+}
+
+static void
+cache_note(void *arg, const struct store_cached *c)
+{
+	struct imapd_progress *p = arg;
+
+	if (c->envelope == NULL)
+		return;
+	p->cache = xreallocarray(p->cache, p->ncache + 1, sizeof(*p->cache));
+	p->cache[p->ncache].uid = c->uid;
+	p->cache[p->ncache].envelope = xstrdup(c->envelope);
+	p->cache[p->ncache].bodystructure = xstrdup(c->bodystructure);
+	p->ncache++;
+}
+
+/* Make sure the cache holds what there is for uids[next] and the following ones. */
+static void
+cache_ahead(struct imapd_session *s)
+{
+	struct imapd_progress *p = &s->progress;
+	size_t end;
+
+	if (p->next < p->cache_end || p->next >= p->n)
+		return;
+	for (size_t i = 0; i < p->ncache; i++) {
+		free(p->cache[i].envelope);
+		free(p->cache[i].bodystructure);
+	}
+	p->ncache = 0;
+	end = p->next + FETCH_CACHE_CHUNK < p->n ? p->next + FETCH_CACHE_CHUNK : p->n;
+	(void)store_cache_scan(s->mb, p->uids[p->next], p->uids[end - 1], cache_note, p);
+	p->cache_end = end;
+}
+
+static const struct imapd_cached *
+cache_find(const struct imapd_progress *p, uint32_t uid)
+{
+	size_t lo = 0, hi = p->ncache;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (p->cache[mid].uid == uid)
+			return &p->cache[mid];
+		if (p->cache[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
 /* ENVELOPE or BODYSTRUCTURE, from the cache or computed (and cached). */
 static void
 out_structure(struct imapd_session *s, struct fetch_msg *f, enum imap_fetch_att att)
 {
-	char *env = NULL, *body = NULL;
 	struct imap_format_buf eb = { 0 }, bb = { 0 };
+	const struct imapd_cached *c;
 	struct mime_message *mm;
 
-	if (att != IMAP_FA_BODY && store_cache_get(s->mb, f->m->uid, &env, &body) == 1) {
-		imapd_out(s, "%s", att == IMAP_FA_ENVELOPE ? env : body);
-		free(env);
-		free(body);
+	if (att != IMAP_FA_BODY && (c = cache_find(&s->progress, f->m->uid)) != NULL) {
+		imapd_out(s, "%s", att == IMAP_FA_ENVELOPE ? c->envelope : c->bodystructure);
 		return;
 	}
 	if ((mm = parsed(s, f)) == NULL) {
@@ -151,7 +243,10 @@ out_structure(struct imapd_session *s, struct fetch_msg *f, enum imap_fetch_att 
 	}
 	imap_format_buf_append(&eb, "", 1);
 	imap_format_buf_append(&bb, "", 1);
-	store_cache_put(s->mb, f->m->uid, eb.data, bb.data);
+	struct buf hb = BUF_INIT;
+	imapd_header_cache_block(mm->data + mm->root->header_off, mm->root->header_len, &hb);
+	store_cache_put(s->mb, f->m->uid, eb.data, bb.data, hb.p);
+	buf_free(&hb);
 	imapd_out(s, "%s", att == IMAP_FA_ENVELOPE ? eb.data : bb.data);
 	imap_format_buf_free(&eb);
 	imap_format_buf_free(&bb);
@@ -478,8 +573,14 @@ imapd_run_fetch(struct imapd_session *s)
 		p->next = 0;
 		p->started = 2;
 	}
+	int needs_structure = 0;
+	for (size_t i = 0; i < s->cmd.nitems; i++)
+		needs_structure |= s->cmd.items[i].att == IMAP_FA_ENVELOPE ||
+		    s->cmd.items[i].att == IMAP_FA_BODYSTRUCTURE;
 	while (p->next < p->n) {
 		struct fetch_msg f;
+		if (needs_structure)
+			cache_ahead(s);
 		long at = store_mailbox_find(s->mb, p->uids[p->next++]);
 		if (at < 0)
 			continue;

@@ -62,7 +62,11 @@ open_store(struct imapd_server *srv, struct imapd_login *job)
 		return -1;
 	}
 	job->store = store_open(path, job->why, sizeof(job->why));
-	return job->store != NULL ? 0 : -1;
+	if (job->store == NULL)
+		return -1;
+	/* Opening read the schema and more: most sessions idle for long. */
+	store_release_memory(job->store);
+	return 0;
 }
 
 /* The user record of name (any case, canonicalised): 1 found, 0 not, -1 error. */

@@ -31,6 +31,7 @@
 #define IMAPD_OUT_LOW		(64 * 1024)	/* ... and goes on below this */
 #define IMAPD_IN_MAX		(256 * 1024)	/* input read ahead */
 #define IMAPD_IDLE_POLL_MS	500		/* IDLE: look for changes this often */
+#define IMAPD_MMAP_THRESHOLD	(64 * 1024)	/* malloc: blocks above go to mmap */
 
 struct event_base;
 struct event;
@@ -80,12 +81,24 @@ struct imapd_login {
 	struct store	*store;
 };
 
+/* ENVELOPE and BODYSTRUCTURE read from the index cache ahead of a FETCH. */
+struct imapd_cached {
+	uint32_t	 uid;
+	char		*envelope;
+	char		*bodystructure;
+};
+
 /* Per-command state of a long command (FETCH) across IMAPD_RUN_MORE. */
 struct imapd_progress {
 	uint32_t	*uids;		/* the messages, resolved at the start */
 	size_t		 n, next;
 	int		 started;
+	struct imapd_cached *cache;	/* of uids[next..cache_end) */
+	size_t		 ncache, cache_end;
 };
+
+/* Free what a command kept in s->progress. */
+void	imapd_progress_free(struct imapd_progress *p);
 
 struct imapd_session {
 	TAILQ_ENTRY(imapd_session) entry;
@@ -139,6 +152,18 @@ struct imapd_session {
 	char			 mbname[STORE_NAME_MAX];
 	int			 idling;	/* IDLE: waiting for DONE */
 	int			 idle_polling;	/* an IDLE poll job runs */
+	int			 end_pending;	/* a job asked to end the session (BYE sent) */
+
+	/*
+	 * IDLE closes the mailbox (its view is most of a session's memory) and
+	 * keeps only what the client knows: the UIDs in sequence order and the
+	 * MODSEQ of its state. A poll asks the index whether anything moved.
+	 */
+	int			 hibernating;
+	uint32_t		*idle_uids;
+	size_t			 idle_n;
+	uint64_t		 idle_modseq;
+	uint32_t		 idle_uidvalidity;
 };
 
 /* imapd.c */
@@ -210,7 +235,13 @@ enum imapd_run imapd_run_select(struct imapd_session *s);
 enum imapd_run imapd_run_close(struct imapd_session *s);
 enum imapd_run imapd_run_expunge(struct imapd_session *s);
 enum imapd_run imapd_run_noop(struct imapd_session *s);
+/* IDLE's poll: report changes; the first one also closes the mailbox, later
+ * ones reopen it only when the index moved (then close it again). */
 enum imapd_run imapd_run_idle_poll(struct imapd_session *s);
+/* Reopen the mailbox IDLE closed, reporting what changed meanwhile; -1 when
+ * it is gone (a BYE is queued and end_pending set). */
+int	imapd_wake(struct imapd_session *s);
+void	imapd_idle_free(struct imapd_session *s);
 /* Report changes of other sessions (EXISTS, EXPUNGE/VANISHED, FETCH FLAGS). */
 void	imapd_report_changes(struct imapd_session *s, int allow_expunge);
 /* Resolve the command's set (sequence numbers or UIDs) into UIDs in the view,
@@ -230,5 +261,7 @@ enum imapd_run imapd_run_copy(struct imapd_session *s);
 
 /* imapd_search.c */
 enum imapd_run imapd_run_search(struct imapd_session *s);
+/* The header fields the index caches for SEARCH, from a message's header block. */
+void	imapd_header_cache_block(const char *header, size_t len, struct buf *out);
 
 #endif

@@ -8,14 +8,76 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "mail/header.h"
 #include "imapd/imap_search.h"
 #include "imapd/imapd_private.h"
 
 #define SEARCH_HEADER_READ	(64 * 1024)	/* header searches read this much */
+
+/*
+ * The fields kept in the index's header cache: what clients search for
+ * (FROM, TO, CC, BCC, SUBJECT, SENT*, threading headers). A search whose
+ * header keys all name these reads no message file.
+ */
+static const char *const cached_fields[] = {
+	"Subject", "From", "To", "Cc", "Bcc", "Date", "Reply-To", "Sender",
+	"Message-ID", "In-Reply-To", "References",
+};
+
+static int
+is_cached_field(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(cached_fields) / sizeof(cached_fields[0]); i++)
+		if (strlen(cached_fields[i]) == len && strncasecmp(cached_fields[i], name, len) == 0)
+			return 1;
+	return 0;
+}
+
+void
+imapd_header_cache_block(const char *header, size_t len, struct buf *out)
+{
+	struct header_field f;
+	size_t pos = 0;
+
+	while (header_next(header, len, &pos, &f) == 1)
+		if (f.name_len > 0 && is_cached_field(f.name, f.name_len))
+			buf_add(out, header + f.off, f.len);
+	buf_add(out, "\r\n", 2);
+}
+
+/* Do the program's header keys all name cached fields? */
+static int
+header_keys_cached(const struct imap_search_key *k)
+{
+	if (k->op == IMAP_SK_HEADER && !is_cached_field(k->field, strlen(k->field)))
+		return 0;
+	for (size_t i = 0; i < k->nkids; i++)
+		if (!header_keys_cached(k->kids[i]))
+			return 0;
+	return 1;
+}
+
+/* The cached header blocks of the view, by index (NULL when not cached). */
+struct header_scan {
+	struct store_mailbox	*mb;
+	char			**blocks;
+};
+
+static void
+header_scan_note(void *arg, const struct store_cached *c)
+{
+	struct header_scan *hs = arg;
+	long at;
+
+	if (c->headers != NULL && (at = store_mailbox_find(hs->mb, c->uid)) >= 0)
+		hs->blocks[at] = xstrdup(c->headers);
+}
 
 static unsigned
 flag_bits(const char *letters)
@@ -118,8 +180,15 @@ imapd_run_search(struct imapd_session *s)
 	const char *kw[STORE_KEYWORDS_MAX];
 	uint64_t modseq = 0;
 
+	struct header_scan hs = { s->mb, NULL };
+
 	if (c->search_modseq)
 		s->condstore = 1;	/* RFC 7162 3.1 */
+	if (need == IMAP_SEARCH_NEED_HEADER && header_keys_cached(c->search) && count > 0) {
+		hs.blocks = xcalloc(count, sizeof(*hs.blocks));
+		if (store_cache_scan(s->mb, 1, UINT32_MAX, header_scan_note, &hs) == -1)
+			log_debug("session=%s event=cache-scan-failed", s->id);
+	}
 	for (size_t i = 0; i < count; i++) {
 		const struct store_msg *m = store_mailbox_msg(s->mb, i);
 		struct imap_search_msg sm;
@@ -138,7 +207,22 @@ imapd_run_search(struct imapd_session *s)
 		sm.size = m->size;
 		sm.modseq = m->modseq;
 		sm.internaldate = m->internaldate;
-		if (need != IMAP_SEARCH_NEED_INDEX) {
+		if (hs.blocks != NULL && hs.blocks[i] == NULL &&
+		    (data = read_msg(s, m, 1, &len)) != NULL) {
+			/* Fill the cache for the next search. */
+			struct buf block = BUF_INIT;
+			imapd_header_cache_block(data, len, &block);
+			store_cache_put(s->mb, m->uid, NULL, NULL, block.p);
+			free(data);
+			data = NULL;
+			hs.blocks[i] = buf_take(&block);
+		}
+		if (hs.blocks != NULL) {
+			if (hs.blocks[i] == NULL)
+				continue;	/* expunged meanwhile: matches nothing */
+			sm.data = hs.blocks[i];
+			sm.len = strlen(hs.blocks[i]);
+		} else if (need != IMAP_SEARCH_NEED_INDEX) {
 			data = read_msg(s, m, need == IMAP_SEARCH_NEED_HEADER, &len);
 			if (data == NULL)
 				continue;	/* expunged meanwhile: matches nothing */
@@ -163,6 +247,11 @@ imapd_run_search(struct imapd_session *s)
 		imapd_out(s, "\r\n");
 	}
 	free(hits);
+	if (hs.blocks != NULL) {
+		for (size_t i = 0; i < count; i++)
+			free(hs.blocks[i]);
+		free(hs.blocks);
+	}
 	imapd_report_changes(s, c->uid);
 	imapd_out_tagged(s, "OK SEARCH completed");
 	return IMAPD_RUN_DONE;

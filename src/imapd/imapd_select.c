@@ -39,6 +39,32 @@ imapd_resolve_set(struct imapd_session *s, const struct imap_seqset *set, int ui
 	if (count == 0)
 		return 0;
 	uint32_t star = uid ? store_mailbox_msg(s->mb, count - 1)->uid : (uint32_t)count;
+	if (set->n == 1 && !uid) {
+		/* One range of sequence numbers: no need to look at every message. */
+		uint32_t lo = set->ranges[0].lo == IMAP_SEQ_STAR ? star : set->ranges[0].lo;
+		uint32_t hi = set->ranges[0].hi == IMAP_SEQ_STAR ? star : set->ranges[0].hi;
+		if (lo > hi) {
+			uint32_t t = lo;
+			lo = hi;
+			hi = t;
+		}
+		uids = xcalloc(hi - lo + 1, sizeof(*uids));
+		for (uint32_t seq = lo; seq <= hi; seq++)
+			uids[n++] = store_mailbox_msg(s->mb, seq - 1)->uid;
+		*out = uids;
+		*nout = n;
+		return 0;
+	}
+	if (set->n == 1 && uid && set->ranges[0].lo == set->ranges[0].hi &&
+	    set->ranges[0].lo != IMAP_SEQ_STAR) {
+		/* One UID, the common UID FETCH/STORE: a binary search. */
+		uids = xcalloc(1, sizeof(*uids));
+		if (store_mailbox_find(s->mb, set->ranges[0].lo) >= 0)
+			uids[n++] = set->ranges[0].lo;
+		*out = uids;
+		*nout = n;
+		return 0;
+	}
 	uids = xcalloc(count, sizeof(*uids));
 	for (size_t i = 0; i < count; i++) {
 		const struct store_msg *m = store_mailbox_msg(s->mb, i);
@@ -138,8 +164,10 @@ out_flag_lists(struct imapd_session *s)
 	if (s->readonly)
 		imapd_out(s, "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
 	else
+		/* \\* only while new keywords can still be made (RFC 9051 7.1). */
 		imapd_out(s, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft%s"
-		    " \\*)] Flags permitted\r\n", kw.p != NULL ? kw.p : "");
+		    "%s)] Flags permitted\r\n", kw.p != NULL ? kw.p : "",
+		    nkw < STORE_KEYWORDS_MAX ? " \\*" : "");
 	buf_free(&kw);
 }
 
@@ -312,18 +340,119 @@ imapd_run_close(struct imapd_session *s)
 	return IMAPD_RUN_DONE;
 }
 
+/* --- IDLE without the mailbox open --- */
+
+void
+imapd_idle_free(struct imapd_session *s)
+{
+	free(s->idle_uids);
+	s->idle_uids = NULL;
+	s->idle_n = 0;
+	s->hibernating = 0;
+}
+
+static void
+hibernate(struct imapd_session *s)
+{
+	size_t n = store_mailbox_count(s->mb);
+	uint64_t modseq = store_mailbox_highestmodseq(s->mb);
+
+	s->idle_uids = xcalloc(n + 1, sizeof(*s->idle_uids));
+	for (size_t i = 0; i < n; i++) {
+		const struct store_msg *m = store_mailbox_msg(s->mb, i);
+		s->idle_uids[i] = m->uid;
+		if (m->modseq > modseq)
+			modseq = m->modseq;	/* this session's own changes */
+	}
+	s->idle_n = n;
+	s->idle_modseq = modseq;
+	s->idle_uidvalidity = store_mailbox_uidvalidity(s->mb);
+	store_mailbox_close(&s->mb);
+	store_release_memory(s->store);
+	s->hibernating = 1;
+}
+
+int
+imapd_wake(struct imapd_session *s)
+{
+	enum store_status st;
+	char why[256];
+	size_t i = 0, j = 0, k = 0, count;
+	uint32_t *seqs, *uids;
+
+	s->mb = store_mailbox_open(s->store, s->mbname, 0, &st, why, sizeof(why));
+	if (s->mb == NULL || store_mailbox_uidvalidity(s->mb) != s->idle_uidvalidity) {
+		log_info("session=%s event=mailbox-gone user=%s mailbox=\"%s\"", s->id, s->user,
+		    s->mbname);
+		store_mailbox_close(&s->mb);
+		imapd_idle_free(s);
+		imapd_out(s, "* BYE The selected mailbox was deleted or rebuilt\r\n");
+		s->end_pending = 1;
+		return -1;
+	}
+	/* What left, what changed, what came: both lists are in UID order. */
+	count = store_mailbox_count(s->mb);
+	seqs = xcalloc(s->idle_n + 1, sizeof(*seqs));
+	uids = xcalloc(s->idle_n + 1, sizeof(*uids));
+	while (i < s->idle_n) {
+		const struct store_msg *m = j < count ? store_mailbox_msg(s->mb, j) : NULL;
+		if (m != NULL && m->uid < s->idle_uids[i]) {
+			j++;	/* cannot happen (UIDs only grow); skip */
+			continue;
+		}
+		if (m == NULL || m->uid > s->idle_uids[i]) {
+			seqs[k] = (uint32_t)(i + 1);
+			uids[k++] = s->idle_uids[i++];
+			continue;
+		}
+		i++;
+		j++;
+	}
+	imapd_out_expunged(s, seqs, uids, k);
+	free(seqs);
+	free(uids);
+	if (count > s->idle_n - k)
+		imapd_out(s, "* %zu EXISTS\r\n", count);
+	for (j = 0; j < count; j++) {
+		const struct store_msg *m = store_mailbox_msg(s->mb, j);
+		if (m->modseq > s->idle_modseq && m->uid <= (s->idle_n > 0 ?
+		    s->idle_uids[s->idle_n - 1] : 0))
+			out_flags_fetch(s, j, 0);
+	}
+	imapd_idle_free(s);
+	return 0;
+}
+
+enum imapd_run
+imapd_run_idle_poll(struct imapd_session *s)
+{
+	uint32_t uidvalidity;
+	uint64_t modseq;
+	char why[256];
+
+	if (!s->hibernating) {
+		if (s->mb == NULL)
+			return IMAPD_RUN_DONE;
+		imapd_report_changes(s, 1);
+		hibernate(s);
+		return IMAPD_RUN_DONE;
+	}
+	if (store_poll(s->store, s->mbname, &uidvalidity, &modseq, why, sizeof(why)) == 0 &&
+	    uidvalidity == s->idle_uidvalidity && modseq <= s->idle_modseq)
+		return IMAPD_RUN_DONE;
+	if (imapd_wake(s) == 0)
+		hibernate(s);
+	return IMAPD_RUN_DONE;
+}
+
 enum imapd_run
 imapd_run_noop(struct imapd_session *s)
 {
+	if (s->hibernating && imapd_wake(s) == -1)
+		return IMAPD_RUN_DONE;
 	imapd_report_changes(s, 1);
 	imapd_out_tagged(s, "OK %s completed", s->cmd.verb == IMAP_CHECK ? "CHECK" :
 	    s->cmd.verb == IMAP_IDLE ? "IDLE" : "NOOP");
 	return IMAPD_RUN_DONE;
 }
 
-enum imapd_run
-imapd_run_idle_poll(struct imapd_session *s)
-{
-	imapd_report_changes(s, 1);
-	return IMAPD_RUN_DONE;
-}

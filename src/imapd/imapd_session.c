@@ -116,7 +116,8 @@ imapd_session_free(struct imapd_session *s)
 	sasl_free(&s->login.sasl);
 	store_close(&s->login.store);
 	explicit_bzero(s->login.password, sizeof(s->login.password));
-	free(s->progress.uids);
+	imapd_progress_free(&s->progress);
+	imapd_idle_free(s);
 	store_mailbox_close(&s->mb);
 	store_close(&s->store);
 	if (s->bev != NULL)
@@ -191,12 +192,15 @@ run_done(void *arg)
 		return;
 	}
 	evbuffer_add_buffer(bufferevent_get_output(s->bev), s->out);
+	if (s->end_pending) {
+		imapd_session_end(s, "mailbox-gone");
+		return;
+	}
 	if (s->run != NULL) {
 		/* More output to come: session_write resumes below the low mark. */
 		return;
 	}
-	free(s->progress.uids);
-	memset(&s->progress, 0, sizeof(s->progress));
+	imapd_progress_free(&s->progress);
 	imapd_command_done(s);
 }
 
@@ -266,10 +270,12 @@ cmd_starttls(struct imapd_session *s)
 {
 	if (s->srv->tls == NULL) {
 		imapd_tagged(s, 1, "NO TLS is not available");
+		imapd_command_done(s);
 		return;
 	}
 	if (tls_active(s->bev)) {
 		imapd_tagged(s, 1, "BAD TLS is already active");
+		imapd_command_done(s);
 		return;
 	}
 	imapd_tagged(s, 0, "OK Begin TLS negotiation now");
@@ -393,6 +399,10 @@ idle_poll_done(void *arg)
 		return;
 	}
 	evbuffer_add_buffer(bufferevent_get_output(s->bev), s->out);
+	if (s->end_pending) {
+		imapd_session_end(s, "mailbox-gone");
+		return;
+	}
 	session_process(s);	/* DONE may have come while polling */
 	if (s->idling && s->bev != NULL)
 		idle_arm(s);
@@ -415,8 +425,9 @@ cmd_idle(struct imapd_session *s)
 {
 	imapd_send(s, "+ idling");
 	s->idling = 1;
+	/* The first poll, at once, reports what is pending and closes the mailbox. */
 	if (s->state == IMAPD_S_SELECTED)
-		idle_arm(s);
+		idle_poll(-1, 0, s);
 }
 
 static void

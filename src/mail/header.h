@@ -5,7 +5,8 @@
  * walks fields, header_find() looks one up by name. Values are unfolded
  * into caller memory, MIME parameters ("; a=b; c=\"d\"") and address lists
  * (with groups) are parsed on request. Nothing here decodes RFC 2047
- * encoded-words or RFC 2231 parameters: values stay as written.
+ * encoded-words (mail/rfc2047.h does) or RFC 2231 parameters: values stay
+ * as written.
  */
 #ifndef TERN_MAIL_HEADER_H
 #define TERN_MAIL_HEADER_H

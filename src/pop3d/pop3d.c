@@ -14,6 +14,7 @@
 #include "common/xalloc.h"
 #include "net/pool.h"
 #include "net/worker.h"
+#include "store/store.h"
 #include "net/tls.h"
 #include "pop3d/pop3d.h"
 #include "pop3d/pop3d_private.h"
@@ -78,6 +79,7 @@ pop3d_main(const struct conf *conf, const struct listener_fd *listeners,
 	static const struct worker_ops ops = { on_accept, on_stop };
 	struct pop3d_server srv;
 
+	store_configure();
 	memset(&srv, 0, sizeof(srv));
 	srv.conf = conf;
 	TAILQ_INIT(&srv.sessions);

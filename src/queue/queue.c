@@ -82,6 +82,7 @@ struct qrun {
 	size_t			 ndoms;
 	size_t			 pending;	/* domains not done */
 	unsigned char		*failed_now;	/* per rcpt: failed in this run */
+	unsigned char		*done_now;	/* per rcpt: QUEUE_DSN_DELIVERED/RELAYED */
 	TAILQ_ENTRY(qrun)	 entry;
 };
 
@@ -89,8 +90,11 @@ struct qserver {
 	const struct conf	*conf;
 	struct event_base	*base;
 	struct smtpc_dns	*dns;
+	struct smtpc_pool	*pool;		/* connection reuse, max_per_destination */
 	SSL_CTX			*ssl;
 	struct dir		*dir;
+	char			*smarthost_pass;	/* NULL: none, or the file is unreadable */
+	char			 smarthost_err[256];	/* why, when it is unreadable */
 	struct sockaddr_storage	 self[QUEUE_SELF_MAX];	/* our listeners, with port */
 	size_t			 nself;
 	char			 queue_dir[PATH_MAX];
@@ -286,9 +290,13 @@ out:
 	return rc;
 }
 
-/* Alias destinations off this host: a new entry, same sender (one way in). */
+/*
+ * Alias destinations off this host: a new entry, same sender (one way in),
+ * keeping what the sender asked to be told (RFC 3461 NOTIFY, ORCPT).
+ */
 static int
-local_forward(struct qserver *srv, struct qrun *run, const struct dir_resolution *res)
+local_forward(struct qserver *srv, struct qrun *run, const struct queue_rcpt *r,
+    const struct dir_resolution *res)
 {
 	struct queue_envelope fwd;
 	const char *err;
@@ -299,8 +307,18 @@ local_forward(struct qserver *srv, struct qrun *run, const struct dir_resolution
 	str_copy(fwd.from, run->env.from, sizeof(fwd.from));
 	fwd.created = fwd.next_try = time(NULL);
 	fwd.ret = run->env.ret;
-	for (size_t i = 0; i < res->nremote; i++)
-		queue_envelope_add_rcpt(&fwd, res->remote[i]);
+	str_copy(fwd.envid, run->env.envid, sizeof(fwd.envid));
+	for (size_t i = 0; i < res->nremote; i++) {
+		struct queue_rcpt *f;
+		if (queue_envelope_add_rcpt(&fwd, res->remote[i]) == -1)
+			continue;
+		f = &fwd.rcpts[fwd.nrcpts - 1];
+		f->notify = r->notify;
+		if (r->orcpt[0] != '\0')
+			str_copy(f->orcpt, r->orcpt, sizeof(f->orcpt));
+		else
+			snprintf(f->orcpt, sizeof(f->orcpt), "rfc822;%s", r->address);
+	}
 	if (queue_enqueue(srv->queue_dir, &fwd, -1, 0, run->msg, run->msglen, &err) == -1) {
 		log_error("event=queue-forward-failed id=%s: %s", run->env.id, err);
 		rc = -1;
@@ -332,11 +350,13 @@ local_deliver(struct qserver *srv, struct qrun *run, size_t i)
 			rcpt_set(r, QUEUE_RCPT_PENDING, "4.3.0", NULL);
 			break;
 		}
-		if (res.nremote > 0 && local_forward(srv, run, &res) == -1) {
+		if (res.nremote > 0 && local_forward(srv, run, r, &res) == -1) {
 			rcpt_set(r, QUEUE_RCPT_PENDING, "4.3.0", "cannot queue forward");
 			break;
 		}
 		rcpt_set(r, QUEUE_RCPT_DONE, "2.0.0", "delivered locally");
+		if (res.nmailboxes > 0)
+			run->done_now[i] = QUEUE_DSN_DELIVERED;
 		log_info("event=queue-delivered id=%s to=<%s> local=1", run->env.id, r->address);
 		break;
 	case DIR_RESOLVE_UNKNOWN:
@@ -352,8 +372,13 @@ local_deliver(struct qserver *srv, struct qrun *run, size_t i)
 		rcpt_set(r, QUEUE_RCPT_PENDING, "4.3.0", "directory unavailable");
 		break;
 	}
-	if (r->state == QUEUE_RCPT_FAILED)
+	if (r->state == QUEUE_RCPT_FAILED) {
 		run->failed_now[i] = 1;
+		log_info("event=queue-failed id=%s to=<%s> local=1 reason=\"%s\"", run->env.id,
+		    r->address, r->diag);
+	} else if (r->state == QUEUE_RCPT_PENDING)
+		log_info("event=queue-deferred id=%s to=<%s> local=1 reason=\"%s\"", run->env.id,
+		    r->address, r->diag);
 	dir_resolution_free(&res);
 }
 
@@ -398,6 +423,7 @@ run_free(struct qrun *run)
 	free(run->doms);
 	free(run->msg);
 	free(run->failed_now);
+	free(run->done_now);
 	queue_envelope_free(&run->env);
 	free(run);
 }
@@ -453,8 +479,12 @@ run_finish(struct qrun *run)
 			struct queue_rcpt *r = &env->rcpts[dom->idx[k]];
 			if (sr->code >= 200 && sr->code < 300) {
 				rcpt_set(r, QUEUE_RCPT_DONE, sr->status, sr->diag);
-				log_info("event=queue-delivered id=%s to=<%s> reply=\"%s\"", env->id,
-				    r->address, sr->diag);
+				/* a next hop that takes DSN reports success itself */
+				if (!sr->next_hop_dsn)
+					run->done_now[dom->idx[k]] = QUEUE_DSN_RELAYED;
+				log_info("event=queue-delivered id=%s to=<%s> tls=\"%s\" dsn=%s "
+				    "reply=\"%s\"", env->id, r->address, sr->tls,
+				    sr->next_hop_dsn ? "passed" : "no", sr->diag);
 			} else if (sr->code >= 500) {
 				rcpt_set(r, QUEUE_RCPT_FAILED, sr->status, sr->diag);
 				run->failed_now[dom->idx[k]] = 1;
@@ -480,6 +510,13 @@ run_finish(struct qrun *run)
 				rcpt_set(&env->rcpts[i], QUEUE_RCPT_FAILED, "4.4.7", diag);
 				run->failed_now[i] = 1;
 			}
+	/* NOTIFY=SUCCESS: best effort, the deliveries stand whatever happens here */
+	if (queue_dsn_enqueue_success(srv->queue_dir, env, run->done_now, srv->conf->hostname,
+	    run->msg, run->msglen, now, bounce_id, &err) == -1)
+		log_error("event=queue-success-dsn-failed id=%s: %s", env->id, err);
+	else if (bounce_id[0] != '\0')
+		log_info("event=queue-success-dsn id=%s dsn=%s to=<%s>", env->id, bounce_id,
+		    env->from);
 	if (queue_dsn_enqueue(srv->queue_dir, env, run->failed_now, srv->conf->hostname,
 	    run->msg, run->msglen, now, bounce_id, &err) == -1) {
 		/* the entry stays as it was on disk: tried again later, bounce then */
@@ -546,11 +583,58 @@ domain_done(void *arg)
 		run_finish(dom->run);
 }
 
-/* Group the open remote recipients by domain; deliver the local ones now. */
+/*
+ * The smarthost password: [queue] smarthost_password, or the first line of
+ * smarthost_password_file, read as the worker's user (so the file must be
+ * readable by [server] user). Read again at each run while it fails.
+ */
+static int
+smarthost_password(struct qserver *srv)
+{
+	const struct conf *conf = srv->conf;
+	char line[1024];
+	FILE *f;
+
+	if (conf->queue_smarthost_user == NULL || srv->smarthost_pass != NULL)
+		return 0;
+	if (conf->queue_smarthost_password != NULL) {
+		srv->smarthost_pass = xstrdup(conf->queue_smarthost_password);
+		return 0;
+	}
+	if ((f = fopen(conf->queue_smarthost_password_file, "re")) == NULL) {
+		snprintf(srv->smarthost_err, sizeof(srv->smarthost_err),
+		    "cannot read [queue] smarthost_password_file %s: %s",
+		    conf->queue_smarthost_password_file, strerror(errno));
+		log_error("event=queue-smarthost-password %s", srv->smarthost_err);
+		return -1;
+	}
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	line[strcspn(line, "\r\n")] = '\0';
+	if (line[0] == '\0') {
+		snprintf(srv->smarthost_err, sizeof(srv->smarthost_err),
+		    "[queue] smarthost_password_file %s is empty",
+		    conf->queue_smarthost_password_file);
+		log_error("event=queue-smarthost-password %s", srv->smarthost_err);
+		return -1;
+	}
+	srv->smarthost_pass = xstrdup(line);
+	explicit_bzero(line, sizeof(line));
+	srv->smarthost_err[0] = '\0';
+	return 0;
+}
+
+/*
+ * Group the open remote recipients by domain (with a smarthost: all in one
+ * group, one transaction); deliver the local ones now.
+ */
 static void
 run_plan(struct qserver *srv, struct qrun *run)
 {
 	struct queue_envelope *env = &run->env;
+	const char *relay = srv->conf->queue_smarthost;
+	int relay_ok = relay == NULL || smarthost_password(srv) == 0;
 
 	for (size_t i = 0; i < env->nrcpts; i++) {
 		struct queue_rcpt *r = &env->rcpts[i];
@@ -565,6 +649,14 @@ run_plan(struct qserver *srv, struct qrun *run)
 			local_deliver(srv, run, i);
 			continue;
 		}
+		if (!relay_ok) {
+			rcpt_set(r, QUEUE_RCPT_PENDING, "4.3.5", srv->smarthost_err);
+			log_info("event=queue-deferred id=%s to=<%s> reason=\"%s\"", env->id,
+			    r->address, srv->smarthost_err);
+			continue;
+		}
+		if (relay != NULL)
+			str_copy(domain, relay, sizeof(domain));
 		for (size_t d = 0; d < run->ndoms; d++)
 			if (strcmp(run->doms[d].domain, domain) == 0)
 				dom = &run->doms[d];
@@ -578,6 +670,8 @@ run_plan(struct qserver *srv, struct qrun *run)
 		dom->idx = xreallocarray(dom->idx, dom->n + 1, sizeof(*dom->idx));
 		memset(&dom->rcpts[dom->n], 0, sizeof(dom->rcpts[dom->n]));
 		dom->rcpts[dom->n].address = r->address;
+		dom->rcpts[dom->n].notify = r->notify;
+		dom->rcpts[dom->n].orcpt = r->orcpt;
 		dom->idx[dom->n] = i;
 		dom->n++;
 	}
@@ -614,6 +708,7 @@ run_start(struct qserver *srv, struct qentry *e)
 	srv->nruns++;
 	worker_session_begin(srv->worker);
 	run->failed_now = xcalloc(run->env.nrcpts + 1, 1);
+	run->done_now = xcalloc(run->env.nrcpts + 1, 1);
 	log_debug("event=queue-run id=%s attempts=%d", e->id, run->env.attempts);
 
 	if (count_hops(run->msg, run->msglen) > QUEUE_MAX_HOPS) {
@@ -637,10 +732,21 @@ run_start(struct qserver *srv, struct qentry *e)
 		dom->run = run;
 		p->base = srv->base;
 		p->dns = srv->dns;
+		p->pool = srv->pool;
 		p->ssl = srv->ssl;
 		p->helo = srv->conf->hostname;
 		p->port = srv->conf->queue_remote_port;
 		p->domain = dom->domain;
+		if (srv->conf->queue_smarthost != NULL) {
+			p->relay_host = srv->conf->queue_smarthost;
+			p->relay_mx = srv->conf->queue_smarthost_mx;
+			p->port = srv->conf->queue_smarthost_port;
+			p->auth_user = srv->conf->queue_smarthost_user;
+			p->auth_pass = srv->smarthost_pass;
+		}
+		p->ret = run->env.ret == QUEUE_RET_FULL ? SMTPC_RET_FULL :
+		    run->env.ret == QUEUE_RET_HDRS ? SMTPC_RET_HDRS : SMTPC_RET_NONE;
+		p->envid = run->env.envid;
 		p->self_name = srv->conf->hostname;
 		p->self_addrs = srv->self;
 		p->nself = srv->nself;
@@ -851,16 +957,27 @@ on_stop(void *ctx)
 {
 }
 
+/*
+ * Opportunistic TLS (RFC 3207 4.1 leaves the policy to us): a certificate
+ * that does not verify is used anyway. The chain is still checked against
+ * the CAs ([queue] tls_ca_file, else the system's) and the host name, so
+ * the result can be logged and reported.
+ */
 static SSL_CTX *
-client_tls(void)
+client_tls(const struct conf *conf)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
 	if (ctx == NULL)
 		return NULL;
-	/* opportunistic (RFC 3207 4.1 leaves the policy to us): no verification */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	if (conf->queue_tls_ca_file != NULL) {
+		if (SSL_CTX_load_verify_locations(ctx, conf->queue_tls_ca_file, NULL) != 1)
+			log_error("event=queue-tls-ca file=%s: cannot load; no certificate will "
+			    "verify", conf->queue_tls_ca_file);
+	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+		log_warn("event=queue-tls-ca: the system CA store cannot be loaded");
 	return ctx;
 }
 
@@ -906,7 +1023,10 @@ queue_main(const struct conf *conf, const struct listener_fd *fds, size_t nfds)
 	srv.dns = smtpc_dns_new(srv.base, conf->dns_servers, why, sizeof(why));
 	if (srv.dns == NULL)
 		fatalx("%s", why);
-	srv.ssl = client_tls();
+	srv.ssl = client_tls(conf);
+	srv.pool = smtpc_pool_new(srv.base, conf->queue_max_per_destination);
+	if (conf->queue_smarthost != NULL)
+		smarthost_password(&srv);
 	srv.timer = evtimer_new(srv.base, on_timer, &srv);
 	srv.rescan = event_new(srv.base, -1, EV_PERSIST, on_rescan, &srv);
 	evtimer_add(srv.rescan, &rescan);
@@ -917,9 +1037,13 @@ queue_main(const struct conf *conf, const struct listener_fd *fds, size_t nfds)
 	struct qentry *e;
 	TAILQ_FOREACH(e, &srv.entries, entry)
 		nentries++;
-	log_info("event=started entries=%d dns=%s port=%d", nentries,
+	log_info("event=started entries=%d dns=%s port=%d smarthost=%s%s%s:%d auth=%s", nentries,
 	    conf->dns_servers != NULL && conf->dns_servers[0] != '\0' ? conf->dns_servers :
-	    "system", conf->queue_remote_port);
+	    "system", conf->queue_remote_port,
+	    conf->queue_smarthost != NULL && !conf->queue_smarthost_mx ? "[" : "",
+	    conf->queue_smarthost != NULL ? conf->queue_smarthost : "none",
+	    conf->queue_smarthost != NULL && !conf->queue_smarthost_mx ? "]" : "",
+	    conf->queue_smarthost_port, conf->queue_smarthost_user != NULL ? "yes" : "no");
 	reschedule(&srv);
 
 	worker_run(srv.worker);
@@ -935,6 +1059,7 @@ queue_main(const struct conf *conf, const struct listener_fd *fds, size_t nfds)
 	}
 	while (!TAILQ_EMPTY(&srv.entries))
 		entry_drop(&srv, TAILQ_FIRST(&srv.entries));
+	smtpc_pool_free(&srv.pool);
 	smtpc_dns_free(&srv.dns);
 	if (srv.ssl != NULL)
 		SSL_CTX_free(srv.ssl);
@@ -944,5 +1069,9 @@ queue_main(const struct conf *conf, const struct listener_fd *fds, size_t nfds)
 	close(srv.inotify_fd);
 	dir_close(&srv.dir);
 	worker_free(&srv.worker);
+	if (srv.smarthost_pass != NULL) {
+		explicit_bzero(srv.smarthost_pass, strlen(srv.smarthost_pass));
+		free(srv.smarthost_pass);
+	}
 	return 0;
 }

@@ -1,5 +1,7 @@
 /*
- * queue_dsn - build RFC 3464 reports: bounces and delay notices.
+ * queue_dsn - build RFC 3464 reports: bounces, delay notices and success
+ * reports (NOTIFY=SUCCESS: Action: delivered into a mailbox here, or
+ * relayed to a next hop that does not take DSN).
  *
  * The report names each failed recipient with its final status and the
  * reply of the host that refused it (Diagnostic-Code: smtp; ...), or our
@@ -49,6 +51,17 @@ status_of(const struct queue_rcpt *r)
 	return "5.0.0";
 }
 
+/* A success is reported with a 2.x.x status. */
+static const char *
+success_status_of(const struct queue_rcpt *r)
+{
+	const char *s = r->status;
+
+	if (s[0] == '2' && s[1] == '.')
+		return s;
+	return "2.0.0";
+}
+
 /* A delay is reported with a 4.x.x status (RFC 3464 2.3.4). */
 static const char *
 delay_status_of(const struct queue_rcpt *r)
@@ -60,8 +73,15 @@ delay_status_of(const struct queue_rcpt *r)
 	return "4.0.0";
 }
 
+enum dsn_kind {
+	DSN_FAILED = 0,
+	DSN_DELAYED,
+	DSN_SUCCESS,
+};
+
 static void
-recipient_block(struct buf *b, const struct queue_rcpt *r, time_t now, time_t retry_until)
+recipient_block(struct buf *b, const struct queue_rcpt *r, enum dsn_kind kind,
+    unsigned char mark, time_t now, time_t retry_until)
 {
 	char date[64], diag[QUEUE_DIAG_MAX];
 	const char *d = r->diag;
@@ -70,8 +90,11 @@ recipient_block(struct buf *b, const struct queue_rcpt *r, time_t now, time_t re
 	buf_printf(b, "\r\nFinal-Recipient: rfc822; %s\r\n", r->address);
 	if (r->orcpt[0] != '\0')
 		buf_printf(b, "Original-Recipient: %s\r\n", r->orcpt);
-	if (retry_until != 0)
+	if (kind == DSN_DELAYED)
 		buf_printf(b, "Action: delayed\r\nStatus: %s\r\n", delay_status_of(r));
+	else if (kind == DSN_SUCCESS)
+		buf_printf(b, "Action: %s\r\nStatus: %s\r\n",
+		    mark == QUEUE_DSN_RELAYED ? "relayed" : "delivered", success_status_of(r));
 	else
 		buf_printf(b, "Action: failed\r\nStatus: %s\r\n", status_of(r));
 	str_printable(diag, sizeof(diag), d, strlen(d));
@@ -81,31 +104,72 @@ recipient_block(struct buf *b, const struct queue_rcpt *r, time_t now, time_t re
 	else if (d[0] != '\0')
 		buf_printf(b, "Diagnostic-Code: X-tern; %s\r\n", diag);
 	buf_printf(b, "Last-Attempt-Date: %s\r\n", date);
-	if (retry_until != 0) {
+	if (kind == DSN_DELAYED) {
 		rfc5322_date(retry_until, date, sizeof(date));
 		buf_printf(b, "Will-Retry-Until: %s\r\n", date);
 	}
 }
 
-/* A bounce, or a delay notice when retry_until is not 0. */
+static const char *subjects[] = {
+	"Undelivered Mail Returned to Sender",
+	"Delayed Mail (still being retried)",
+	"Successful Mail Delivery Report",
+};
+
+/* What the readable part says about one recipient without a diagnostic. */
+static const char *
+plain_reason(enum dsn_kind kind, unsigned char mark)
+{
+	if (kind == DSN_SUCCESS)
+		return mark == QUEUE_DSN_RELAYED ? "relayed" : "delivered";
+	return kind == DSN_DELAYED ? "delivery delayed" : "delivery failed";
+}
+
+/* The readable part's introduction. */
 static void
-build(const struct queue_envelope *env, const unsigned char *which,
+intro(struct buf *b, enum dsn_kind kind, const char *hostname, time_t retry_until)
+{
+	char date[64];
+
+	buf_printf(b, "This is the mail system at host %s.\r\n\r\n", hostname);
+	switch (kind) {
+	case DSN_DELAYED:
+		rfc5322_date(retry_until, date, sizeof(date));
+		buf_printf(b, "Your message could not be delivered to one or more recipients yet.\r\n"
+		    "It is still queued and will be tried again until %s.\r\n"
+		    "You do not need to send it again.\r\n\r\n", date);
+		break;
+	case DSN_SUCCESS:
+		buf_printf(b, "Your message was successfully delivered to the destinations "
+		    "listed below.\r\nWhere it was relayed to a system that does not report "
+		    "delivery, you\r\nmay still hear of errors from other systems.\r\n\r\n");
+		break;
+	default:
+		buf_printf(b, "Your message could not be delivered to one or more recipients.\r\n"
+		    "It is attached below.\r\n\r\n");
+		break;
+	}
+}
+
+/* A bounce, a delay notice (retry_until) or a success report. */
+static void
+build(const struct queue_envelope *env, const unsigned char *which, enum dsn_kind kind,
     const char *hostname, const char *msg, size_t msglen, time_t now,
     time_t retry_until, char **out, size_t *len_out)
 {
 	struct buf b = BUF_INIT;
 	char date[64], boundary[64], rnd[17], diag[QUEUE_DIAG_MAX];
 	size_t hlen;
-	int delay = retry_until != 0;
-	int full = !delay && env->ret == QUEUE_RET_FULL;
+	int delay = kind == DSN_DELAYED;
+	/* RFC 3461 4.3: RET=FULL is for failures; other reports carry the headers */
+	int full = kind == DSN_FAILED && env->ret == QUEUE_RET_FULL;
 
 	str_random_hex(rnd, 8);
 	snprintf(boundary, sizeof(boundary), "%s/%s", rnd, hostname);
 	rfc5322_date(now, date, sizeof(date));
 	buf_printf(&b, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", hostname);
 	buf_printf(&b, "To: <%s>\r\n", env->from);
-	buf_printf(&b, "Subject: %s\r\n", delay ? "Delayed Mail (still being retried)" :
-	    "Undelivered Mail Returned to Sender");
+	buf_printf(&b, "Subject: %s\r\n", subjects[kind]);
 	buf_printf(&b, "Date: %s\r\n", date);
 	buf_printf(&b, "Message-ID: <%s.%s@%s>\r\n", env->id, rnd, hostname);
 	buf_printf(&b, "Auto-Submitted: auto-replied\r\n");
@@ -117,23 +181,18 @@ build(const struct queue_envelope *env, const unsigned char *which,
 	/* 1: for people */
 	buf_printf(&b, "--%s\r\nContent-Description: Notification\r\n"
 	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n", boundary);
-	if (delay) {
-		rfc5322_date(retry_until, date, sizeof(date));
-		buf_printf(&b, "This is the mail system at host %s.\r\n\r\n"
-		    "Your message could not be delivered to one or more recipients yet.\r\n"
-		    "It is still queued and will be tried again until %s.\r\n"
-		    "You do not need to send it again.\r\n\r\n", hostname, date);
-	} else
-		buf_printf(&b, "This is the mail system at host %s.\r\n\r\n"
-		    "Your message could not be delivered to one or more recipients.\r\n"
-		    "It is attached below.\r\n\r\n", hostname);
+	intro(&b, kind, hostname, retry_until);
 	for (size_t i = 0; i < env->nrcpts; i++) {
 		if (!which[i])
 			continue;
 		str_printable(diag, sizeof(diag), env->rcpts[i].diag,
 		    strlen(env->rcpts[i].diag));
-		buf_printf(&b, "<%s>: %s\r\n", env->rcpts[i].address,
-		    diag[0] != '\0' ? diag : delay ? "delivery delayed" : "delivery failed");
+		if (kind == DSN_SUCCESS)
+			buf_printf(&b, "<%s>: %s%s%s\r\n", env->rcpts[i].address,
+			    plain_reason(kind, which[i]), diag[0] != '\0' ? ": " : "", diag);
+		else
+			buf_printf(&b, "<%s>: %s\r\n", env->rcpts[i].address,
+			    diag[0] != '\0' ? diag : plain_reason(kind, which[i]));
 	}
 
 	/* 2: for programs (RFC 3464 section 2) */
@@ -146,7 +205,7 @@ build(const struct queue_envelope *env, const unsigned char *which,
 	buf_printf(&b, "Arrival-Date: %s\r\n", date);
 	for (size_t i = 0; i < env->nrcpts; i++)
 		if (which[i])
-			recipient_block(&b, &env->rcpts[i], now, retry_until);
+			recipient_block(&b, &env->rcpts[i], kind, which[i], now, retry_until);
 
 	/* 3: the original */
 	hlen = header_len(msg, msglen);
@@ -160,7 +219,7 @@ build(const struct queue_envelope *env, const unsigned char *which,
 	} else {
 		buf_printf(&b, "\r\n--%s\r\nContent-Description: %s Message Headers\r\n"
 		    "Content-Type: text/rfc822-headers\r\n\r\n", boundary,
-		    delay ? "Delayed" : "Undelivered");
+		    delay ? "Delayed" : kind == DSN_SUCCESS ? "Delivered" : "Undelivered");
 		buf_add(&b, msg, hlen);
 		if (hlen < 2 || memcmp(msg + hlen - 2, "\r\n", 2) != 0)
 			buf_add(&b, "\r\n", 2);
@@ -175,7 +234,15 @@ queue_dsn_build(const struct queue_envelope *env, const unsigned char *which,
     const char *hostname, const char *msg, size_t msglen, time_t now,
     char **out, size_t *len_out)
 {
-	build(env, which, hostname, msg, msglen, now, 0, out, len_out);
+	build(env, which, DSN_FAILED, hostname, msg, msglen, now, 0, out, len_out);
+}
+
+void
+queue_dsn_build_success(const struct queue_envelope *env, const unsigned char *which,
+    const char *hostname, const char *msg, size_t msglen, time_t now,
+    char **out, size_t *len_out)
+{
+	build(env, which, DSN_SUCCESS, hostname, msg, msglen, now, 0, out, len_out);
 }
 
 void
@@ -183,16 +250,22 @@ queue_dsn_build_delay(const struct queue_envelope *env, const unsigned char *whi
     const char *hostname, const char *msg, size_t msglen, time_t now,
     time_t retry_until, char **out, size_t *len_out)
 {
-	build(env, which, hostname, msg, msglen, now, retry_until != 0 ? retry_until : 1,
-	    out, len_out);
+	build(env, which, DSN_DELAYED, hostname, msg, msglen, now,
+	    retry_until != 0 ? retry_until : 1, out, len_out);
 }
 
-/* Enqueue a report for the marked recipients that want it (NOTIFY bit want). */
+/*
+ * Enqueue a report for the marked recipients that want it: NOTIFY has the
+ * kind's bit, or (failures and delays) no NOTIFY was given.
+ */
 static int
 report(const char *queue_dir, const struct queue_envelope *env,
-    const unsigned char *which, unsigned want, const char *hostname, const char *msg,
+    const unsigned char *which, enum dsn_kind kind, const char *hostname, const char *msg,
     size_t msglen, time_t now, time_t retry_until, char *id_out, const char **errstr_out)
 {
+	static const unsigned wants[] = { QUEUE_NOTIFY_FAILURE, QUEUE_NOTIFY_DELAY,
+	    QUEUE_NOTIFY_SUCCESS };
+	unsigned want = wants[kind];
 	struct queue_envelope bounce;
 	unsigned char *mark;
 	size_t n = 0, len;
@@ -205,8 +278,8 @@ report(const char *queue_dir, const struct queue_envelope *env,
 	mark = xcalloc(env->nrcpts + 1, 1);
 	for (size_t i = 0; i < env->nrcpts; i++) {
 		unsigned notify = env->rcpts[i].notify;
-		if (which[i] && (notify == 0 || (notify & want))) {
-			mark[i] = 1;
+		if (which[i] && ((notify == 0 && kind != DSN_SUCCESS) || (notify & want))) {
+			mark[i] = which[i];
 			n++;
 		}
 	}
@@ -222,7 +295,7 @@ report(const char *queue_dir, const struct queue_envelope *env,
 		*errstr_out = "bad sender address";
 		return -1;
 	}
-	build(env, mark, hostname, msg, msglen, now, retry_until, &text, &len);
+	build(env, mark, kind, hostname, msg, msglen, now, retry_until, &text, &len);
 	rc = queue_enqueue(queue_dir, &bounce, -1, 0, text, len, errstr_out);
 	if (rc == 0)
 		str_copy(id_out, bounce.id, QUEUE_ID_MAX);
@@ -237,7 +310,16 @@ queue_dsn_enqueue(const char *queue_dir, const struct queue_envelope *env,
     const unsigned char *which, const char *hostname, const char *msg,
     size_t msglen, time_t now, char *id_out, const char **errstr_out)
 {
-	return report(queue_dir, env, which, QUEUE_NOTIFY_FAILURE, hostname, msg, msglen,
+	return report(queue_dir, env, which, DSN_FAILED, hostname, msg, msglen,
+	    now, 0, id_out, errstr_out);
+}
+
+int
+queue_dsn_enqueue_success(const char *queue_dir, const struct queue_envelope *env,
+    const unsigned char *which, const char *hostname, const char *msg,
+    size_t msglen, time_t now, char *id_out, const char **errstr_out)
+{
+	return report(queue_dir, env, which, DSN_SUCCESS, hostname, msg, msglen,
 	    now, 0, id_out, errstr_out);
 }
 
@@ -247,6 +329,6 @@ queue_dsn_enqueue_delay(const char *queue_dir, const struct queue_envelope *env,
     size_t msglen, time_t now, time_t retry_until, char *id_out,
     const char **errstr_out)
 {
-	return report(queue_dir, env, which, QUEUE_NOTIFY_DELAY, hostname, msg, msglen,
+	return report(queue_dir, env, which, DSN_DELAYED, hostname, msg, msglen,
 	    now, retry_until != 0 ? retry_until : 1, id_out, errstr_out);
 }

@@ -18,6 +18,10 @@
 
 #define QUEUE_DSN_FULL_MAX	(1024 * 1024)	/* RET=FULL copies at most this much */
 
+/* which[] values of a success report (RFC 3464 2.3.3 Action). */
+#define QUEUE_DSN_DELIVERED	1	/* into a mailbox here */
+#define QUEUE_DSN_RELAYED	2	/* to a next hop without DSN (RFC 3461 6.2.1) */
+
 /*
  * Build the bounce for the recipients of env marked in which[] (one flag
  * per recipient, nonzero = report it; their status and diag say why).
@@ -53,5 +57,19 @@ int	queue_dsn_enqueue_delay(const char *queue_dir, const struct queue_envelope *
 	    const unsigned char *which, const char *hostname, const char *msg,
 	    size_t msglen, time_t now, time_t retry_until, char *id_out,
 	    const char **errstr_out);
+
+/*
+ * A success report (RFC 3461 NOTIFY=SUCCESS): which[i] is 0, or
+ * QUEUE_DSN_DELIVERED / QUEUE_DSN_RELAYED for the recipient's Action.
+ * Only recipients whose NOTIFY has SUCCESS are reported (without NOTIFY,
+ * success is never reported); the original header block is attached
+ * whatever RET says (RFC 3461 4.3). Nothing for a null sender.
+ */
+void	queue_dsn_build_success(const struct queue_envelope *env, const unsigned char *which,
+	    const char *hostname, const char *msg, size_t msglen, time_t now,
+	    char **out, size_t *len_out);
+int	queue_dsn_enqueue_success(const char *queue_dir, const struct queue_envelope *env,
+	    const unsigned char *which, const char *hostname, const char *msg,
+	    size_t msglen, time_t now, char *id_out, const char **errstr_out);
 
 #endif

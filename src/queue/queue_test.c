@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/conf.h"
 #include "queue/queue_dsn.h"
 #include "queue/queue_file.h"
 #include "queue/queue_scheduler.h"
@@ -380,6 +381,135 @@ test_dsn_enqueue(void **state)
 	queue_envelope_free(&env);
 }
 
+static void
+test_dsn_success(void **state)
+{
+	struct queue_envelope env;
+	unsigned char which[2] = { QUEUE_DSN_RELAYED, QUEUE_DSN_DELIVERED };
+	const char *orig = "Subject: hello there\r\n\r\nSECRET BODY\r\n";
+	char *out;
+	size_t len;
+
+	sample(&env);
+	env.ret = QUEUE_RET_FULL;	/* for failures only (RFC 3461 4.3) */
+	snprintf(env.rcpts[0].status, sizeof(env.rcpts[0].status), "2.0.0");
+	snprintf(env.rcpts[0].diag, sizeof(env.rcpts[0].diag), "250 2.0.0 Ok (from mx[1.2.3.4])");
+	env.rcpts[1].status[0] = '\0';
+	queue_dsn_build_success(&env, which, "mail.example.test", orig, strlen(orig),
+	    1700000100, &out, &len);
+	assert_non_null(strstr(out, "Subject: Successful Mail Delivery Report\r\n"));
+	assert_non_null(strstr(out, "Final-Recipient: rfc822; bob@example.org\r\n"
+	    "Action: relayed\r\nStatus: 2.0.0\r\n"
+	    "Diagnostic-Code: smtp; 250 2.0.0 Ok (from mx[1.2.3.4])\r\n"));
+	/* a status of another class is not shown as a success */
+	assert_non_null(strstr(out, "Action: delivered\r\nStatus: 2.0.0\r\n"));
+	assert_non_null(strstr(out, "Original-Envelope-Id: ENV-1\r\n"));
+	assert_non_null(strstr(out, "Content-Type: text/rfc822-headers\r\n"));
+	assert_non_null(strstr(out, "Subject: hello there\r\n"));
+	assert_null(strstr(out, "SECRET BODY"));
+	assert_null(strstr(out, "message/rfc822"));
+	assert_int_equal(strlen(out), len);
+	free(out);
+	queue_envelope_free(&env);
+}
+
+static void
+test_dsn_success_only_when_asked(void **state)
+{
+	struct queue_envelope env, report;
+	unsigned char which[2] = { QUEUE_DSN_DELIVERED, QUEUE_DSN_DELIVERED };
+	char id[QUEUE_ID_MAX];
+	const char *err;
+
+	sample(&env);
+	/* NOTIFY absent and NOTIFY=FAILURE,DELAY: no success report */
+	env.rcpts[0].notify = 0;
+	assert_int_equal(queue_dsn_enqueue_success(root, &env, which, "h.example",
+	    "S: x\r\n\r\n", 8, 1700000100, id, &err), 0);
+	assert_string_equal(id, "");
+	env.rcpts[1].notify = QUEUE_NOTIFY_SUCCESS | QUEUE_NOTIFY_FAILURE;
+	assert_int_equal(queue_dsn_enqueue_success(root, &env, which, "h.example",
+	    "S: x\r\n\r\n", 8, 1700000100, id, &err), 0);
+	assert_int_not_equal(id[0], '\0');
+	assert_int_equal(queue_file_load(root, id, &report, &err), 0);
+	assert_string_equal(report.from, "");
+	assert_string_equal(report.rcpts[0].address, "alice@example.test");
+	queue_envelope_free(&report);
+	/* the null sender gets nothing */
+	env.from[0] = '\0';
+	assert_int_equal(queue_dsn_enqueue_success(root, &env, which, "h.example", "x", 1, 1,
+	    id, &err), 0);
+	assert_string_equal(id, "");
+	queue_envelope_free(&env);
+}
+
+/* Load a config with a [queue] section; 0 or -1 with why. */
+static int
+load_queue_conf(struct conf *conf, const char *queue, char *why, size_t whylen)
+{
+	char path[PATH_MAX + 16];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/t.conf", root);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "[queue]\n%s\n", queue);
+	fclose(f);
+	return conf_load(conf, path, why, whylen);
+}
+
+static void
+test_conf_smarthost(void **state)
+{
+	static const struct {
+		const char	*value;
+		const char	*host;		/* NULL: refused */
+		int		 port, mx;
+	} cases[] = {
+		{ "smarthost = relay.example.net", "relay.example.net", 25, 1 },
+		{ "smarthost = relay.example.net:587", "relay.example.net", 587, 1 },
+		{ "smarthost = [relay.example.net]:587", "relay.example.net", 587, 0 },
+		{ "smarthost = [relay.example.net]", "relay.example.net", 25, 0 },
+		{ "smarthost = 192.0.2.1:2525", "192.0.2.1", 2525, 0 },
+		{ "smarthost = [2001:db8::1]:465", "2001:db8::1", 465, 0 },
+		{ "smarthost =", NULL, 25, 0 },
+		{ "smarthost = [relay", NULL, 0, 0 },
+		{ "smarthost = relay:", NULL, 0, 0 },
+		{ "smarthost = relay:70000", NULL, 0, 0 },
+		{ "smarthost = 2001:db8::1", NULL, 0, 0 },
+		{ "smarthost = re lay", NULL, 0, 0 },
+		{ "smarthost = [relay]x", NULL, 0, 0 },
+	};
+	struct conf conf;
+	char why[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = load_queue_conf(&conf, cases[i].value, why, sizeof(why));
+		if (cases[i].host == NULL && cases[i].port == 0) {
+			assert_int_equal(rc, -1);
+			assert_non_null(strstr(why, "[queue] smarthost"));
+		} else {
+			assert_int_equal(rc, 0);
+			if (cases[i].host == NULL)
+				assert_null(conf.queue_smarthost);
+			else
+				assert_string_equal(conf.queue_smarthost, cases[i].host);
+			assert_int_equal(conf.queue_smarthost_port, cases[i].port);
+			assert_int_equal(conf.queue_smarthost_mx, cases[i].mx);
+		}
+		conf_free(&conf);
+	}
+	assert_int_equal(load_queue_conf(&conf, "smarthost = a.example\nsmarthost_user = u\n"
+	    "smarthost_password_file = pw", why, sizeof(why)), 0);
+	assert_string_equal(conf.queue_smarthost_user, "u");
+	assert_non_null(strstr(conf.queue_smarthost_password_file, "/pw"));	/* made absolute */
+	assert_int_equal(conf.queue_max_per_destination, 10);
+	conf_free(&conf);
+	assert_int_equal(load_queue_conf(&conf, "smarthost = a.example\nsmarthost_user = u",
+	    why, sizeof(why)), -1);
+	conf_free(&conf);
+}
+
 int
 main(void)
 {
@@ -396,6 +526,9 @@ main(void)
 		cmocka_unit_test(test_delay_notice_schedule),
 		cmocka_unit_test(test_dsn_delay),
 		cmocka_unit_test_setup_teardown(test_dsn_enqueue, setup, teardown),
+		cmocka_unit_test(test_dsn_success),
+		cmocka_unit_test_setup_teardown(test_dsn_success_only_when_asked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_conf_smarthost, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

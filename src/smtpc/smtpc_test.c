@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "smtpc/smtpc_mx.h"
+#include "smtpc/smtpc_session.h"
 
 static unsigned
 first(unsigned n)
@@ -159,10 +160,38 @@ test_addr_is_self(void **state)
 	assert_int_equal(smtpc_addr_is_self(&a, self, 0), 0);
 }
 
+/* RFC 3461 4: xtext for ENVID and ORCPT on the wire. */
+static void
+test_xtext(void **state)
+{
+	static const struct {
+		const char	*in, *want;
+	} cases[] = {
+		{ "plain@example.test", "plain@example.test" },
+		{ "a+b=c", "a+2Bb+3Dc" },
+		{ "two words", "two+20words" },
+		{ "caf\xc3\xa9", "caf+C3+A9" },
+		{ "", "" },
+		{ "~!", "~!" },
+	};
+	char out[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(smtpc_xtext(cases[i].in, out, sizeof(out)), 0);
+		assert_string_equal(out, cases[i].want);
+	}
+	assert_int_equal(smtpc_xtext("abc", out, 4), 0);
+	assert_int_equal(smtpc_xtext("abcd", out, 4), -1);
+	assert_int_equal(smtpc_xtext("a+", out, 4), -1);	/* "a+2B" needs 5 */
+	assert_int_equal(smtpc_xtext("a+", out, 5), 0);
+	assert_string_equal(out, "a+2B");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_xtext),
 		cmocka_unit_test(test_order_by_preference),
 		cmocka_unit_test(test_equal_preferences_shuffled),
 		cmocka_unit_test(test_null_mx),

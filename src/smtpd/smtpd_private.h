@@ -55,7 +55,10 @@ enum smtpd_state {
 };
 
 struct smtpd_rcpt {
-	char	address[ADDR_PATH_MAX + 1];
+	char	 address[ADDR_PATH_MAX + 1];
+	/* RFC 3461, for a success report when delivered into a mailbox here */
+	unsigned notify;			/* 0 unless it has mailboxes here */
+	char	 orcpt[ADDR_PATH_MAX + 16];
 };
 
 struct smtpd_tx {

@@ -338,6 +338,7 @@ cmd_helo(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 	smtpd_reply(s, "250-SIZE %llu", (unsigned long long)conf->max_message_size);
 	smtpd_reply(s, "250-8BITMIME");
 	smtpd_reply(s, "250-ENHANCEDSTATUSCODES");
+	smtpd_reply(s, "250-DSN");
 	if (s->srv->tls != NULL && !tls_active(s->bev))
 		smtpd_reply(s, "250-STARTTLS");
 	if (smtpd_auth_allowed(s))
@@ -421,6 +422,7 @@ rcpt_accepted(struct smtpd_session *s, const char *address, size_t nmailboxes,
 	struct smtpd_tx *tx = &s->tx;
 
 	tx->rcpts = xreallocarray(tx->rcpts, tx->nrcpts + 1, sizeof(*tx->rcpts));
+	memset(&tx->rcpts[tx->nrcpts], 0, sizeof(tx->rcpts[tx->nrcpts]));
 	str_copy(tx->rcpts[tx->nrcpts++].address, address, ADDR_PATH_MAX + 1);
 	s->state = SMTPD_S_RCPT;
 	log_info("session=%s msgid=%s event=rcpt to=<%s> mailboxes=%zu remote=%zu", s->id,
@@ -475,6 +477,12 @@ rcpt_accept_local(struct smtpd_session *s, const char *address,
 		smtpd_tx_add_target(s, path, res->mailboxes[i].quota);
 	}
 	rcpt_accepted(s, address, res->nmailboxes, res->nremote);
+	if (res->nmailboxes > 0) {
+		/* delivered here at commit: a NOTIFY=SUCCESS report is ours to send */
+		struct smtpd_rcpt *r = &s->tx.rcpts[s->tx.nrcpts - 1];
+		r->notify = cmd->notify;
+		str_copy(r->orcpt, cmd->orcpt, sizeof(r->orcpt));
+	}
 }
 
 /* The lookup key of a path: unquoted local part, '@', domain. */
@@ -680,9 +688,16 @@ session_command(struct smtpd_session *s, size_t len)
 	struct smtpd_cmd cmd;
 	const char *err;
 	char shown[128];
+	size_t shown_len = len;
 
+	/* an AUTH initial response is a credential: log the mechanism only */
+	if (len > 5 && str_prefix_ci(s->line, "AUTH ")) {
+		shown_len = 5;
+		while (shown_len < len && s->line[shown_len] != ' ')
+			shown_len++;
+	}
 	log_debug("session=%s event=command line=\"%s\"", s->id,
-	    str_printable(shown, sizeof(shown), s->line, len));
+	    str_printable(shown, sizeof(shown), s->line, shown_len));
 	if (smtpd_cmd_parse(s->line, len, &cmd, &err) == -1) {
 		if (cmd.verb == SMTPD_CMD_BDAT || (cmd.verb == SMTPD_CMD_UNKNOWN &&
 		    str_prefix_ci(s->line, "BDAT "))) {

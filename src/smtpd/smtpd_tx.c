@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/str.h"
 #include "common/xalloc.h"
+#include "queue/queue_dsn.h"
 #include "smtpd/smtpd_private.h"
 
 void
@@ -146,8 +147,73 @@ after_return_path(int fd)
 	return crlf != NULL ? (off_t)(crlf - head + 1) : 0;
 }
 
-void
-smtpd_tx_commit(struct smtpd_session *s)
+#define SMTPD_DSN_HEAD_MAX	(256 * 1024)	/* header bytes a success report copies */
+
+/*
+ * RFC 3461 NOTIFY=SUCCESS for recipients just delivered into mailboxes
+ * here: one report (Action: delivered) to the sender, through the queue.
+ * Best effort: the message is delivered whatever happens here. Remote
+ * recipients are reported by the queue once the next hop has them.
+ */
+static void
+success_report(struct smtpd_session *s)
+{
+	struct smtpd_tx *tx = &s->tx;
+	struct queue_envelope env;
+	unsigned char *which;
+	char id[QUEUE_ID_MAX], *head;
+	const char *err = "";
+	off_t off;
+	ssize_t n;
+	size_t want = 0;
+
+	if (tx->from[0] == '\0')
+		return;
+	for (size_t i = 0; i < tx->nrcpts; i++)
+		want += (tx->rcpts[i].notify & SMTPD_NOTIFY_SUCCESS) != 0;
+	if (want == 0)
+		return;
+	memset(&env, 0, sizeof(env));
+	which = xcalloc(tx->nrcpts + 1, 1);
+	str_copy(env.id, tx->msgid, sizeof(env.id));
+	str_copy(env.from, tx->from, sizeof(env.from));
+	str_copy(env.envid, tx->remote.envid, sizeof(env.envid));
+	env.created = time(NULL);
+	for (size_t i = 0; i < tx->nrcpts; i++) {
+		const struct smtpd_rcpt *r = &tx->rcpts[i];
+		struct queue_rcpt *q;
+		if (!(r->notify & SMTPD_NOTIFY_SUCCESS) ||
+		    queue_envelope_add_rcpt(&env, r->address) == -1)
+			continue;
+		q = &env.rcpts[env.nrcpts - 1];
+		q->state = QUEUE_RCPT_DONE;
+		q->notify = r->notify;
+		str_copy(q->orcpt, r->orcpt, sizeof(q->orcpt));
+		str_copy(q->status, "2.0.0", sizeof(q->status));
+		snprintf(q->diag, sizeof(q->diag), "delivered to mailbox by %s",
+		    s->srv->conf->hostname);
+		which[env.nrcpts - 1] = QUEUE_DSN_DELIVERED;
+	}
+	/* the header block as the sender wrote it (after our Return-Path:) */
+	off = after_return_path(tx->job.spool_fd);
+	head = xmalloc(SMTPD_DSN_HEAD_MAX);
+	n = pread(tx->job.spool_fd, head, SMTPD_DSN_HEAD_MAX, off);
+	if (n < 0)
+		n = 0;
+	if (queue_dsn_enqueue_success(s->srv->queue_dir, &env, which, s->srv->conf->hostname,
+	    head, (size_t)n, env.created, id, &err) == -1)
+		log_error("session=%s msgid=%s event=success-dsn-failed: %s", s->id, tx->msgid,
+		    err);
+	else if (id[0] != '\0')
+		log_info("session=%s msgid=%s event=success-dsn dsn=%s to=<%s>", s->id,
+		    tx->msgid, id, tx->from);
+	free(head);
+	free(which);
+	queue_envelope_free(&env);
+}
+
+static void
+commit(struct smtpd_session *s)
 {
 	struct smtpd_tx *tx = &s->tx;
 	struct deliver_job *job = &tx->job;
@@ -185,4 +251,12 @@ smtpd_tx_commit(struct smtpd_session *s)
 			unlink(path);
 		}
 	}
+}
+
+void
+smtpd_tx_commit(struct smtpd_session *s)
+{
+	commit(s);
+	if (s->tx.job.status == DELIVER_OK)
+		success_report(s);
 }

@@ -6,10 +6,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "common/fs.h"
 #include "common/str.h"
 #include "common/xalloc.h"
 #include "store/store_private.h"
+
+void
+store_configure(void)
+{
+	/* Each connection would otherwise malloc 20 cache pages up front and
+	 * keep them after sqlite3_db_release_memory(). */
+	(void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
+}
 
 struct store *
 store_open(const char *maildir, char *why, size_t whylen)

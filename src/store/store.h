@@ -72,6 +72,14 @@ struct store_msg {
 };
 
 /*
+ * Call once at process start, before anything in the process uses SQLite
+ * (the directory too): sets SQLite up for many small connections (no bulk
+ * page-cache allocation per connection: a server keeps thousands of idle
+ * sessions). Later calls, or calls after SQLite started, change nothing.
+ */
+void		 store_configure(void);
+
+/*
  * Open the mail of one user whose Maildir++ root is maildir (created with
  * cur/ new/ tmp/ when missing); opens or rebuilds the index. NULL with why.
  * Free with store_close().
@@ -216,6 +224,18 @@ int		 store_mailbox_refresh(struct store_mailbox *, struct store_changes *out,
 		    char *why, size_t whylen);
 void		 store_changes_free(struct store_changes *);
 
+/*
+ * For a session that closed its mailbox to save memory (IMAP IDLE): take
+ * deliveries and other programs' changes of mailbox name into the index
+ * (as a refresh does) and give its UIDVALIDITY and highest MODSEQ, which
+ * move with every change of any session. Cheap when nothing changed. 0 or
+ * -1 (the mailbox is gone, or an error).
+ */
+int		 store_poll(struct store *, const char *name, uint32_t *uidvalidity_out,
+		    uint64_t *modseq_out, char *why, size_t whylen);
+/* Give back the memory the index connection keeps for speed (its page cache). */
+void		 store_release_memory(struct store *);
+
 /* UIDs expunged since modseq since (QRESYNC VANISHED (EARLIER)), ascending;
  * *uids_out is the caller's. 0 or -1. */
 int		 store_mailbox_vanished(struct store_mailbox *, uint64_t since,
@@ -256,13 +276,30 @@ enum store_status store_copy(struct store_mailbox *, const uint32_t *uids, size_
 		    char *why, size_t whylen);
 
 /*
- * Cached IMAP ENVELOPE and BODYSTRUCTURE of a message (computed by the
- * server on a miss, then put): 1 with *envelope_out and *body_out (caller
- * frees) when cached, 0 when not, -1 on error.
+ * What the IMAP server computes from a message once and keeps in the index
+ * (a cache, forgotten with a rebuild): ENVELOPE, BODYSTRUCTURE and a header
+ * block of the fields SEARCH uses most.
  */
+struct store_cached {
+	uint32_t	 uid;
+	const char	*envelope;	/* with bodystructure, or both NULL */
+	const char	*bodystructure;
+	const char	*headers;	/* NULL when not cached */
+};
+
+/* ENVELOPE and BODYSTRUCTURE of one message: 1 with both (caller frees), 0 when
+ * not cached, -1 on error. */
 int		 store_cache_get(struct store_mailbox *, uint32_t uid, char **envelope_out,
 		    char **bodystructure_out);
+/*
+ * Everything cached for the messages with lo <= uid <= hi, in one query:
+ * fn(arg, c) for each message that has something, in UID order (c and its
+ * strings are valid during the call only). 0 or -1.
+ */
+int		 store_cache_scan(struct store_mailbox *, uint32_t lo, uint32_t hi,
+		    void (*fn)(void *arg, const struct store_cached *c), void *arg);
+/* Keep what was computed; NULL parts stay as they are. */
 void		 store_cache_put(struct store_mailbox *, uint32_t uid, const char *envelope,
-		    const char *bodystructure);
+		    const char *bodystructure, const char *headers);
 
 #endif

@@ -216,7 +216,9 @@ store_set_flags(struct store_mailbox *mb, const uint32_t *uids, size_t n,
 	clean = store_maildir_cur_before(mb->path, &box);
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = set_one(mb, &box, uids[i], change, letters, bits, &p, why, whylen);
-	store_maildir_cur_after(mb->path, clean, &box);
+	/* Stamp cur/ only with a row update that records the stamp. */
+	if (p.n > 0)
+		store_maildir_cur_after(mb->path, clean, &box);
 	if (rc == 0 && p.n > 0)
 		rc = store_index_box_update(st, &box, why, whylen);
 	if (rc == 0)

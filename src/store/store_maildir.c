@@ -12,13 +12,17 @@
  * messages; other Maildir writers' names work too (size from stat).
  *
  * Noticing other programs (mutt renaming a file to change its flags): the
- * index keeps cur/'s mtime as tern last saw it, and a refresh rescans cur/
+ * index keeps cur/'s mtime as tern last left it, and a refresh rescans cur/
  * only when the mtime differs. Directory mtimes come from a coarse clock
- * (one jiffy on Linux, a whole second on some file systems), so a change
- * within the same tick as the recorded stat leaves the mtime unchanged: a
- * mtime less than STORE_MTIME_SLACK_NS older than the moment it was taken
- * is not trusted, and the next refresh rescans anyway (which records a
- * later moment, so the rescans stop a second after the last change).
+ * (one jiffy on Linux), so a rename by another program within the same
+ * tick as tern's own change would leave the mtime unchanged. Therefore,
+ * after each of its changes (and after a rescan that saw cur/ unchanged),
+ * tern stamps cur/ itself with utimensat() at the fine-grained current
+ * time, which no later coarse-clock mtime can equal, and records that
+ * stamp. Only a change squeezed between tern's own change and its stamp
+ * (microseconds, inside the index transaction) can go unnoticed, until the
+ * next full sync at SELECT. When the stamp cannot be set, nothing is
+ * recorded and the next refresh rescans.
  */
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -38,7 +42,6 @@
 #include "store/store_private.h"
 
 #define FLAGS_SEP		":2,"
-#define STORE_MTIME_SLACK_NS	1000000000LL
 
 /* --- names --- */
 
@@ -65,12 +68,38 @@ store_maildir_parse_name(const char *name, struct store_file *f)
 	f->sec = (time_t)strtoll(f->base, &end, 10);
 	if (end[0] == '.' && end[1] == 'M')
 		f->usec = strtol(end + 2, NULL, 10);
-	s = strstr(f->base, ",S=");
-	if (s != NULL)
+	/* ",W=" is Dovecot's size with CRLF line ends (its ",S=" is the file's). */
+	if ((s = strstr(f->base, ",W=")) != NULL || (s = strstr(f->base, ",S=")) != NULL)
 		f->size = strtoull(s + 3, NULL, 10);
-	else
+	else {
 		f->size = UINT64_MAX;	/* the caller stats */
+		f->size_guessed = 1;
+	}
 	return 0;
+}
+
+uint64_t
+store_maildir_crlf_size(const char *path, const struct store_file *f)
+{
+	char name[PATH_MAX + STORE_BASE_MAX + STORE_FLAGS_MAX + 16], buf[16384];
+	uint64_t size = 0;
+	char prev = '\0';
+	ssize_t n;
+	int fd;
+
+	snprintf(name, sizeof(name), "%s/cur/%s" FLAGS_SEP "%s", path, f->base, f->flags);
+	if ((fd = open(name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return f->size;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\n' && prev != '\r')
+				size++;
+			prev = buf[i];
+		}
+		size += (uint64_t)n;
+	}
+	close(fd);
+	return n == 0 ? size : f->size;
 }
 
 int
@@ -250,28 +279,64 @@ scan_cur(const char *path, struct store_file **files_out, size_t *n_out, char *w
 	return 0;
 }
 
+/*
+ * Put tern's own fine-grained stamp on cur/ (see the top of the file):
+ * the recorded mtime, or 0 ("rescan next time") when it cannot be set.
+ */
+static int64_t
+stamp_cur(const char *path)
+{
+	char cur[PATH_MAX];
+	struct timespec times[2];
+	int64_t now = store_maildir_now_ns();
+
+	snprintf(cur, sizeof(cur), "%s/cur", path);
+	times[0].tv_sec = 0;
+	times[0].tv_nsec = UTIME_OMIT;
+	times[1].tv_sec = (time_t)(now / 1000000000LL);
+	times[1].tv_nsec = (long)(now % 1000000000LL);
+	if (times[1].tv_nsec == 0)
+		times[1].tv_nsec = 1;	/* never a whole second, which coarse clocks give */
+	if (utimensat(AT_FDCWD, cur, times, 0) == -1)
+		return 0;
+	return (int64_t)times[1].tv_sec * 1000000000LL + times[1].tv_nsec;
+}
+
 int
 store_maildir_sync(struct store *st, const char *path, struct store_box *box, char *why,
     size_t whylen)
 {
 	struct store_file *files = NULL;
+	struct store_box old = *box;
 	size_t nfiles = 0;
-	int64_t mtime, now;
+	int64_t before, after;
 	int rc;
 
 	if (move_new(path, why, whylen) == -1)
 		return -1;
 	/* The stat before the scan: a change during the scan moves the mtime on. */
-	now = store_maildir_now_ns();
-	if (store_maildir_cur_mtime(path, &mtime, why, whylen) == -1 ||
+	if (store_maildir_cur_mtime(path, &before, why, whylen) == -1 ||
 	    scan_cur(path, &files, &nfiles, why, whylen) == -1)
 		return -1;
-	rc = store_index_merge(st, box, files, nfiles, why, whylen);
+	rc = store_index_merge(st, box, path, files, nfiles, why, whylen);
 	free(files);
 	if (rc != 0)
 		return rc;
-	box->cur_mtime_ns = mtime;
-	box->cur_checked_ns = now;
+	/*
+	 * Unchanged during the scan: what we saw is cur/ now. It keeps tern's
+	 * last stamp when that is still there (no write, nothing for other
+	 * sessions to notice); else it gets a new one.
+	 */
+	if (store_maildir_cur_mtime(path, &after, why, whylen) == 0 && after == before)
+		box->cur_mtime_ns = before != 0 && before == box->cur_mtime_ns ? before :
+		    stamp_cur(path);
+	else
+		box->cur_mtime_ns = 0;
+	/* Nothing new: no write, so the index tells no one of a change. */
+	if (old.uidnext == box->uidnext && old.highestmodseq == box->highestmodseq &&
+	    old.cur_mtime_ns == box->cur_mtime_ns)
+		return 0;
+	box->cur_checked_ns = store_maildir_now_ns();
 	return store_index_box_update(st, box, why, whylen);
 }
 
@@ -286,10 +351,7 @@ store_maildir_need_sync(const char *path, const struct store_box *box, char *why
 		return rc;
 	if (store_maildir_cur_mtime(path, &mtime, why, whylen) == -1)
 		return -1;
-	if (mtime != box->cur_mtime_ns)
-		return 1;
-	/* Same mtime, but taken within a clock tick of a change: not proof. */
-	return box->cur_checked_ns - box->cur_mtime_ns < STORE_MTIME_SLACK_NS;
+	return mtime != box->cur_mtime_ns || box->cur_mtime_ns == 0;
 }
 
 int
@@ -298,22 +360,19 @@ store_maildir_cur_before(const char *path, const struct store_box *box)
 	char why[8];
 	int64_t mtime;
 
-	return store_maildir_cur_mtime(path, &mtime, why, sizeof(why)) == 0 &&
+	return box->cur_mtime_ns != 0 &&
+	    store_maildir_cur_mtime(path, &mtime, why, sizeof(why)) == 0 &&
 	    mtime == box->cur_mtime_ns;
 }
 
 void
 store_maildir_cur_after(const char *path, int clean, struct store_box *box)
 {
-	char why[8];
-	int64_t mtime, now = store_maildir_now_ns();
-
-	/* An unchanged mtime keeps its old moment: a later one would vouch for
-	 * a mtime nobody checked (the tick rule above). */
-	if (clean && store_maildir_cur_mtime(path, &mtime, why, sizeof(why)) == 0 &&
-	    mtime != box->cur_mtime_ns) {
-		box->cur_mtime_ns = mtime;
-		box->cur_checked_ns = now;
+	/* Not clean: someone else changed cur/ before us; leave the old mtime
+	 * so the next refresh rescans. */
+	if (clean) {
+		box->cur_mtime_ns = stamp_cur(path);
+		box->cur_checked_ns = store_maildir_now_ns();
 	}
 }
 

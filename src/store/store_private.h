@@ -51,11 +51,12 @@ struct store_box {
 	uint64_t	highestmodseq;
 	unsigned	special_use;
 	int64_t		cur_mtime_ns;	/* cur/'s mtime after tern's last look or change */
-	int64_t		cur_checked_ns;	/* the wall clock when that mtime was taken */
+	int64_t		cur_checked_ns;	/* the wall clock when it was recorded (for logs) */
 };
 
 /* A message file found in cur/ by a scan. */
 struct store_file {
+	int		size_guessed;	/* no ,S=/,W= in the name: size from stat */
 	char		base[STORE_BASE_MAX];
 	char		flags[STORE_FLAGS_MAX];
 	uint64_t	size;
@@ -101,8 +102,8 @@ long	store_index_box_count(struct store *, char *why, size_t whylen);
  * (tombstones), changed flags get a new MODSEQ, unknown files the next UIDs
  * in arrival order. box is updated in memory only (the caller writes it).
  */
-int	store_index_merge(struct store *, struct store_box *, struct store_file *files,
-	    size_t nfiles, char *why, size_t whylen);
+int	store_index_merge(struct store *, struct store_box *, const char *path,
+	    struct store_file *files, size_t nfiles, char *why, size_t whylen);
 /* Append the rows of mailbox id with modseq > since to *msgs (UID order). */
 int	store_index_load(struct store *, int64_t id, uint64_t since, struct store_msg **msgs,
 	    size_t *n, char *why, size_t whylen);
@@ -145,6 +146,12 @@ unsigned store_name_special_use(const char *name);
 /* store_maildir.c */
 /* Parse a cur/ file name into f; -1 for names that are not messages. */
 int	store_maildir_parse_name(const char *name, struct store_file *f);
+/*
+ * The size of f (in path's cur/) as IMAP counts it, with every bare LF
+ * counted as CRLF: for files other programs wrote without a size in the
+ * name. Falls back to f->size when the file cannot be read.
+ */
+uint64_t store_maildir_crlf_size(const char *path, const struct store_file *f);
 /* Arrival order: delivery second, then microsecond, then name. */
 int	store_maildir_arrival_cmp(const struct store_file *a, const struct store_file *b);
 /* A new unique base "<sec>.M<usec>P<pid>Q<n>R<rand>.<host>,S=<size>". */

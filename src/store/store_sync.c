@@ -131,14 +131,66 @@ delta_row(const struct delta *d, uint32_t uid)
 	return NULL;
 }
 
+/* Keyword names only grow: keep the old strings, whose pointers callers hold. */
+static void
+take_keywords(struct store_mailbox *mb, struct delta *d)
+{
+	for (size_t i = mb->nkw; i < d->nkw; i++) {
+		mb->kwnames[i] = d->kw[i];
+		d->kw[i] = NULL;
+	}
+	if (d->nkw > mb->nkw)
+		mb->nkw = d->nkw;
+}
+
+/*
+ * Nothing expunged: update the changed messages where they are and append
+ * the new ones, without copying the view (the common case: a flag change).
+ */
+static void
+apply_delta_in_place(struct store_mailbox *mb, struct delta *d, struct store_changes *out)
+{
+	uint32_t last = mb->nmsgs > 0 ? mb->msgs[mb->nmsgs - 1].uid : 0;
+	size_t nnew = 0;
+
+	out->expunged_seqs = xcalloc(1, sizeof(uint32_t));
+	out->expunged_uids = xcalloc(1, sizeof(uint32_t));
+	out->changed_uids = xcalloc(d->nrows + 1, sizeof(uint32_t));
+	for (size_t i = 0; i < d->nrows; i++)
+		nnew += d->rows[i].uid > last;
+	if (nnew > 0)
+		mb->msgs = xreallocarray(mb->msgs, mb->nmsgs + nnew + 1, sizeof(*mb->msgs));
+	for (size_t i = 0; i < d->nrows; i++) {
+		const struct store_msg *r = &d->rows[i];
+		long at;
+		if (r->uid > last) {
+			mb->msgs[mb->nmsgs++] = *r;
+			out->nnew++;
+			continue;
+		}
+		if ((at = store_maildir_view_find(mb, r->uid)) < 0)
+			continue;	/* expunged here meanwhile */
+		/* The same MODSEQ: this handle made the change and has it. */
+		if (r->modseq != mb->msgs[at].modseq)
+			out->changed_uids[out->nchanged++] = r->uid;
+		mb->msgs[at] = *r;
+	}
+	take_keywords(mb, d);
+}
+
 /* The new view from the old one and the delta; fills out. */
 static void
 apply_delta(struct store_mailbox *mb, struct delta *d, struct store_changes *out)
 {
-	struct store_msg *view = xreallocarray(NULL, mb->nmsgs + d->nrows + 1, sizeof(*view));
+	struct store_msg *view;
 	uint32_t last = mb->nmsgs > 0 ? mb->msgs[mb->nmsgs - 1].uid : 0;
 	size_t n = 0;
 
+	if (d->ngone == 0) {
+		apply_delta_in_place(mb, d, out);
+		return;
+	}
+	view = xreallocarray(NULL, mb->nmsgs + d->nrows + 1, sizeof(*view));
 	out->expunged_seqs = xcalloc(d->ngone + 1, sizeof(uint32_t));
 	out->expunged_uids = xcalloc(d->ngone + 1, sizeof(uint32_t));
 	out->changed_uids = xcalloc(d->nrows + 1, sizeof(uint32_t));
@@ -169,13 +221,7 @@ apply_delta(struct store_mailbox *mb, struct delta *d, struct store_changes *out
 	free(mb->msgs);
 	mb->msgs = view;
 	mb->nmsgs = n;
-	/* Names only grow: keep the old strings, whose pointers callers hold. */
-	for (size_t i = mb->nkw; i < d->nkw; i++) {
-		mb->kwnames[i] = d->kw[i];
-		d->kw[i] = NULL;
-	}
-	if (d->nkw > mb->nkw)
-		mb->nkw = d->nkw;
+	take_keywords(mb, d);
 }
 
 /* A rename (here or elsewhere) moves the folder: follow it. */
@@ -244,6 +290,34 @@ store_mailbox_vanished(struct store_mailbox *mb, uint64_t since, uint32_t **uids
 		return -1;
 	}
 	return 0;
+}
+
+/* --- polls of a mailbox that is not open (IMAP IDLE) --- */
+
+int
+store_poll(struct store *st, const char *name, uint32_t *uidvalidity_out,
+    uint64_t *modseq_out, char *why, size_t whylen)
+{
+	char path[PATH_MAX];
+	struct store_box box;
+	int rc;
+
+	if (store_maildir_locate(st, name, &box, path, sizeof(path), why, whylen) != STORE_OK)
+		return -1;
+	if ((rc = begin_synced(st, path, &box, why, whylen)) != 0)
+		return -1;
+	if (store_index_commit(st, why, whylen) != 0)
+		return -1;
+	*uidvalidity_out = box.uidvalidity;
+	*modseq_out = box.highestmodseq;
+	return 0;
+}
+
+void
+store_release_memory(struct store *st)
+{
+	if (st->db != NULL)
+		sqlite3_db_release_memory(st->db);
 }
 
 /* --- STATUS and usage --- */

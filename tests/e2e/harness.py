@@ -628,3 +628,176 @@ def message_ids(data):
     """Message-ID values found in the header of a delivered file."""
     head = data.split(b"\r\n\r\n", 1)[0]
     return re.findall(rb"(?im)^Message-ID:\s*<([^>\r\n]+)>", head)
+
+
+# ---------------------------------------------------------------- IMAP (test_imap*.py)
+#
+# Helpers only: nothing above depends on them. A test opens the listeners with
+# the marker, e.g. @pytest.mark.tern(listen=("imap", "imaps"),
+# auth={"allow_plaintext_loopback": "yes"}), then uses tern.imap() (imaplib,
+# logged in) or tern.imap_raw() (exact bytes, tagged replies, literals).
+
+import imaplib  # noqa: E402
+import ssl  # noqa: E402
+
+IMAP_USER = "user@example.test"
+IMAP_PASSWORD = "secret-password-1"
+
+
+def tls_client_context(tern):
+    """Verifies the certificate `tern init` made, for HOSTNAME."""
+    ctx = ssl.create_default_context(cafile=os.path.join(tern.data_dir, "tls", "cert.pem"))
+    ctx.check_hostname = True
+    return ctx
+
+
+class IMAP4Loopback(imaplib.IMAP4):
+    """imaplib.IMAP4 to 127.0.0.1 whose host (the name STARTTLS verifies) is HOSTNAME."""
+
+    def __init__(self, port, timeout=10.0):
+        self._loopback_port = port
+        super().__init__(HOSTNAME, port, timeout=timeout)
+
+    def _create_socket(self, timeout):
+        return socket.create_connection(("127.0.0.1", self._loopback_port), timeout)
+
+
+class IMAP4SSLLoopback(imaplib.IMAP4_SSL):
+    """imaplib.IMAP4_SSL to 127.0.0.1 verifying the certificate for HOSTNAME."""
+
+    def __init__(self, port, ssl_context, timeout=10.0):
+        self._loopback_port = port
+        super().__init__(HOSTNAME, port, ssl_context=ssl_context, timeout=timeout)
+
+    def _create_socket(self, timeout):
+        sock = socket.create_connection(("127.0.0.1", self._loopback_port), timeout)
+        return self.ssl_context.wrap_socket(sock, server_hostname=HOSTNAME)
+
+
+def _tern_imap(self, user=IMAP_USER, password=IMAP_PASSWORD, listener="imap", login=True,
+               timeout=10.0):
+    """An imaplib client on this ternd's imap (or imaps) listener, logged in
+    unless login=False. imaps verifies the certificate."""
+    port = self.ports[listener]
+    if listener == "imaps":
+        m = IMAP4SSLLoopback(port, tls_client_context(self), timeout=timeout)
+    else:
+        m = IMAP4Loopback(port, timeout=timeout)
+    if login:
+        typ, data = m.login(user, password)
+        assert typ == "OK", (typ, data)
+    return m
+
+
+class ImapRaw:
+    """A raw IMAP connection: exact bytes out; responses in, literals included.
+
+    A response is bytes: its line(s) without the final CRLF; a literal
+    {n} inside it is kept as "{n}\\r\\n" followed by its n bytes, as sent.
+    """
+
+    def __init__(self, port, timeout=10.0, greet=True, tls=None):
+        self.raw = Raw(port, timeout=timeout)
+        if tls is not None:
+            self.raw.sock = tls.wrap_socket(self.raw.sock, server_hostname=HOSTNAME)
+        self.seq = 0
+        self.greeting = None
+        if greet:
+            self.greeting = self.response()
+            assert self.greeting.startswith(b"* OK "), self.greeting
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        self.raw.send(data)
+
+    def starttls(self, ctx):
+        """STARTTLS then the handshake; the tagged reply."""
+        tagged = self.cmd("STARTTLS")[1]
+        assert tagged.split(b" ", 2)[1] == b"OK", tagged
+        assert self.raw.buf == b"", "plaintext after STARTTLS OK: %r" % self.raw.buf
+        self.raw.sock = ctx.wrap_socket(self.raw.sock, server_hostname=HOSTNAME)
+        return tagged
+
+    def _take(self, n, timeout=None):
+        deadline = time.monotonic() + (timeout or self.raw.timeout)
+        while len(self.raw.buf) < n:
+            if self.raw.eof or not self.raw._fill(deadline):
+                raise DialogError("connection closed inside a literal (have %r)"
+                                  % self.raw.buf[:200])
+        data, self.raw.buf = self.raw.buf[:n], self.raw.buf[n:]
+        return data
+
+    def response(self, timeout=None):
+        """One response (untagged, continuation or tagged) with its literals."""
+        out = b""
+        for _ in range(100000):
+            line = self.raw.line(timeout)
+            out += line
+            m = re.search(rb"~?\{(\d+)\+?\}$", line)
+            if not m:
+                return out
+            out += b"\r\n" + self._take(int(m.group(1)), timeout)
+        raise DialogError("response with too many literals")
+
+    def tag(self):
+        self.seq += 1
+        return "a%03d" % self.seq
+
+    def cmd(self, text, timeout=None, tag=None):
+        """Send "TAG text"; ([untagged responses], tagged line)."""
+        tag = tag or self.tag()
+        if isinstance(text, str):
+            text = text.encode("utf-8")
+        self.send(tag.encode() + b" " + text + b"\r\n")
+        return self.until_tagged(tag, timeout)
+
+    def until_tagged(self, tag, timeout=None):
+        untagged = []
+        for _ in range(1000000):
+            r = self.response(timeout)
+            if r.startswith(tag.encode() + b" "):
+                return untagged, r
+            if r.startswith(b"+"):
+                raise DialogError("unexpected continuation %r after %r" % (r, untagged[-3:]))
+            untagged.append(r)
+        raise DialogError("no tagged reply")
+
+    def ok(self, text, timeout=None):
+        """cmd() that must end in a tagged OK; the untagged responses."""
+        untagged, tagged = self.cmd(text, timeout)
+        parts = tagged.split(b" ", 2)
+        assert len(parts) >= 2 and parts[1] == b"OK", "%s: %r (untagged %r)" % (
+            text if isinstance(text, str) else text[:200], tagged, untagged[-5:])
+        self.last_tagged = tagged
+        return untagged
+
+    def login(self, user=IMAP_USER, password=IMAP_PASSWORD):
+        return self.ok('LOGIN "%s" "%s"' % (user, password))
+
+    def quiet(self, seconds=1.0):
+        self.raw.quiet(seconds)
+
+    def close(self):
+        self.raw.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _tern_imap_raw(self, listener="imap", login=False, timeout=10.0, user=IMAP_USER,
+                   password=IMAP_PASSWORD):
+    """An ImapRaw on this ternd's imap (or imaps, TLS verified) listener; the
+    greeting read; logged in with LOGIN when login=True."""
+    tls = tls_client_context(self) if listener == "imaps" else None
+    r = ImapRaw(self.ports[listener], timeout=timeout, tls=tls)
+    if login:
+        r.login(user, password)
+    return r
+
+
+Tern.imap = _tern_imap
+Tern.imap_raw = _tern_imap_raw

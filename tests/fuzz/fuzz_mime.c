@@ -6,15 +6,20 @@
  * server relies on: every part lies inside the message, the output is
  * well formed (balanced parentheses, closed quoted strings, literal
  * lengths that fit) and section fetches stay within their ranges.
+ * Header values also go through RFC 2047 decoding, whose output must
+ * stay bounded and whose cut form must be a terminated prefix.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
+#include "mail/header.h"
 #include "mail/imap_format.h"
 #include "mail/mime.h"
 #include "mail/mime_section.h"
+#include "mail/rfc2047.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -112,6 +117,27 @@ fetch(const struct mime_message *msg, const char *spec)
 	imap_format_buf_free(&b);
 }
 
+static void
+check_rfc2047(const char *data, size_t len)
+{
+	struct header_field f;
+	struct buf b = BUF_INIT;
+	char small[16];
+	size_t pos = 0, n;
+
+	while (header_next(data, len, &pos, &f)) {
+		rfc2047_decode_buf(&b, f.value, f.value_len);
+		/* 16 per byte and 260 per word of at least 8 bytes (rfc2047.h). */
+		if (b.len > 48 * f.value_len)
+			abort();
+		n = rfc2047_decode(f.value, f.value_len, small, sizeof(small));
+		if (n >= sizeof(small) || small[n] != '\0' ||
+		    (n > 0 && memcmp(small, b.p, n) != 0))
+			abort();
+		buf_free(&b);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -138,6 +164,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	imap_format_buf_free(&b);
 	for (i = 0; i < sizeof(specs) / sizeof(specs[0]); i++)
 		fetch(msg, specs[i]);
+	check_rfc2047(msg->data + msg->root->header_off, msg->root->header_len);
 	mime_free(&msg);
 	return 0;
 }
