@@ -52,9 +52,11 @@ struct imap_range {
 struct imap_seqset {
 	struct imap_range *ranges;
 	size_t		   n;
+	int		   saved;	/* "$": the saved search result (RFC 5182); n == 0 */
 };
 
-/* Does the set contain n, given what "*" means now (largest seq or UID)? */
+/* Does the set contain n, given what "*" means now (largest seq or UID)?
+ * A saved-result set ("$") contains nothing: the caller substitutes it. */
 int	imap_seqset_contains(const struct imap_seqset *set, uint32_t n, uint32_t star);
 
 /* System flags as bits; keywords by name. */

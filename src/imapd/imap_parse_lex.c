@@ -480,8 +480,16 @@ ip_seqset(struct imap_parser *p, struct imap_seqset *set)
 	struct imap_range *r;
 	uint32_t a, b;
 
-	if (ip_peek(p) == '$')
-		return ip_fail(p, "Saved search results ($) are not supported");
+	if (ip_peek(p) == '$') {
+		/* RFC 5182: "$" stands alone, never inside a list or range. */
+		if (p->pos + 1 < p->len && is_seq_char(s[1]))
+			return ip_fail(p, "Invalid sequence set");
+		p->pos++;
+		set->ranges = NULL;
+		set->n = 0;
+		set->saved = 1;
+		return 0;
+	}
 	while (p->pos + n < p->len && is_seq_char(s[n]))
 		if (s[n++] == ',')
 			max++;

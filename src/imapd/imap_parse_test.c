@@ -222,7 +222,9 @@ static const struct bad_case bad_cases[] = {
 	BAD("a COPY 1, y", "Invalid sequence set"),
 	BAD("a COPY 1:2:3 y", "Invalid sequence set"),
 	BAD("a COPY 4294967296 y", "Invalid sequence set"),
-	BAD("a COPY $ y", "Saved search results ($) are not supported"),
+	BAD("a COPY $,1 y", "Invalid sequence set"),
+	BAD("a COPY 1:$ y", "Invalid sequence set"),
+	BAD("a COPY $x y", "Missing space before mailbox name"),
 	BAD("a SETQUOTA x (STORAGE)", "Missing quota limit"),
 	BAD("a SETQUOTA x (STORAGE x)", "Invalid quota limit"),
 	BAD("a GETQUOTAROOT", "Missing mailbox name"),
@@ -649,6 +651,18 @@ test_seqset(void **state)
 	parse_ok(IN("a UID EXPUNGE 1,3:4"), 0, &cmd);
 	assert_false(imap_seqset_contains(&cmd.set, 2, 100));
 	assert_true(imap_seqset_contains(&cmd.set, 4, 100));
+	imap_cmd_free(&cmd);
+
+	/* "$", the saved search result (RFC 5182): flagged, never matched here. */
+	parse_ok(IN("a UID COPY $ x"), 0, &cmd);
+	assert_true(cmd.set.saved);
+	assert_int_equal(cmd.set.n, 0);
+	assert_false(imap_seqset_contains(&cmd.set, 1, 100));
+	imap_cmd_free(&cmd);
+	parse_ok(IN("a SEARCH RETURN (SAVE) $ UNSEEN"), 0, &cmd);
+	assert_int_equal(cmd.search->nkids, 2);
+	assert_int_equal(cmd.search->kids[0]->op, IMAP_SK_SEQSET);
+	assert_true(cmd.search->kids[0]->set.saved);
 	imap_cmd_free(&cmd);
 }
 

@@ -23,6 +23,7 @@
 #include "mail/header.h"
 #include "mail/mime.h"
 #include "mail/rfc2047.h"
+#include "mail/transfer.h"
 
 struct ctx {
 	const struct imap_search_msg *msg;
@@ -242,74 +243,6 @@ header_match(struct ctx *c, const struct imap_search_key *k)
 	return found;
 }
 
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* Quoted-printable (RFC 2045 6.7) into dst (at least n bytes); tolerant. */
-static size_t
-qp_decode(const char *s, size_t n, char *dst)
-{
-	size_t i = 0, o = 0, j;
-	int hi, lo;
-
-	while (i < n) {
-		if (s[i] != '=') {
-			dst[o++] = s[i++];
-			continue;
-		}
-		if (i + 2 < n && (hi = hex_value(s[i + 1])) >= 0 &&
-		    (lo = hex_value(s[i + 2])) >= 0) {
-			dst[o++] = (char)(hi << 4 | lo);
-			i += 3;
-			continue;
-		}
-		/* A soft line break: "=", optional blanks, line end. */
-		for (j = i + 1; j < n && (s[j] == ' ' || s[j] == '\t'); j++)
-			;
-		if (j < n && s[j] == '\r')
-			j++;
-		if (j < n && s[j] == '\n') {
-			i = j + 1;
-			continue;
-		}
-		dst[o++] = s[i++];
-	}
-	return o;
-}
-
-/* Base64 into dst (at least n bytes); other characters are skipped. */
-static size_t
-b64_decode(const char *s, size_t n, char *dst)
-{
-	static const char alpha[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	uint32_t bits = 0;
-	unsigned nbits = 0;
-	size_t i, o = 0;
-	const char *p;
-
-	for (i = 0; i < n && s[i] != '='; i++) {
-		if (s[i] == '\0' || (p = strchr(alpha, s[i])) == NULL)
-			continue;
-		bits = (bits << 6 | (uint32_t)(p - alpha)) & 0xffffff;
-		nbits += 6;
-		if (nbits >= 8) {
-			nbits -= 8;
-			dst[o++] = (char)(bits >> nbits);
-		}
-	}
-	return o;
-}
-
 static void
 add_text_part(struct buf *out, const char *data, const struct mime_part *part)
 {
@@ -319,12 +252,12 @@ add_text_part(struct buf *out, const char *data, const struct mime_part *part)
 
 	if (part->encoding != NULL && strcasecmp(part->encoding, "quoted-printable") == 0) {
 		tmp = xmalloc(n + 1);
-		o = qp_decode(s, n, tmp);
+		o = transfer_qp_decode(s, n, tmp);
 		buf_add(out, tmp, o);
 		free(tmp);
 	} else if (part->encoding != NULL && strcasecmp(part->encoding, "base64") == 0) {
 		tmp = xmalloc(n + 1);
-		o = b64_decode(s, n, tmp);
+		o = transfer_base64_decode(s, n, tmp);
 		buf_add(out, tmp, o);
 		free(tmp);
 	} else

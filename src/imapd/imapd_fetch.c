@@ -19,13 +19,13 @@
 
 #include <event2/buffer.h>
 
-#include "auth/base64.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "imapd/imapd_private.h"
 #include "mail/imap_format.h"
 #include "mail/mime.h"
 #include "mail/mime_section.h"
+#include "mail/transfer.h"
 
 /* One message being answered: what has been loaded so far. */
 struct fetch_msg {
@@ -87,34 +87,30 @@ to_crlf(struct fetch_msg *f)
 	f->len = o;
 }
 
-/* Read the whole file; -1 with gone set when it was expunged meanwhile. */
-static int
-load(struct imapd_session *s, struct fetch_msg *f)
+char *
+imapd_msg_read(struct imapd_session *s, const struct store_msg *m, size_t max,
+    size_t *len_out)
 {
 	struct stat sb;
-	size_t got = 0;
+	size_t got = 0, want;
+	char *data;
 	ssize_t n;
 	int fd;
 
-	if (f->data != NULL || f->gone)
-		return f->gone ? -1 : 0;
-	if ((fd = store_msg_open(s->mb, f->m)) == -1) {
-		if (errno == ENOENT)
-			f->gone = 1;
-		else
-			log_error("session=%s event=read-error uid=%u: %s", s->id, f->m->uid,
+	if ((fd = store_msg_open(s->mb, m)) == -1) {
+		if (errno != ENOENT)
+			log_error("session=%s event=read-error uid=%u: %s", s->id, m->uid,
 			    strerror(errno));
-		f->gone = 1;
-		return -1;
+		return NULL;
 	}
 	if (fstat(fd, &sb) == -1) {
 		close(fd);
-		f->gone = 1;
-		return -1;
+		return NULL;
 	}
-	f->data = xmalloc((size_t)sb.st_size + 1);
-	while (got < (size_t)sb.st_size) {
-		n = read(fd, f->data + got, (size_t)sb.st_size - got);
+	want = (size_t)sb.st_size < max ? (size_t)sb.st_size : max;
+	data = xmalloc(want + 1);
+	while (got < want) {
+		n = read(fd, data + got, want - got);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -122,8 +118,21 @@ load(struct imapd_session *s, struct fetch_msg *f)
 		got += (size_t)n;
 	}
 	close(fd);
-	f->len = got;
-	f->data[got] = '\0';
+	data[got] = '\0';
+	*len_out = got;
+	return data;
+}
+
+/* Read the whole file, with CRLF line ends; -1 (gone set) when it is gone. */
+static int
+load(struct imapd_session *s, struct fetch_msg *f)
+{
+	if (f->data != NULL || f->gone)
+		return f->gone ? -1 : 0;
+	if ((f->data = imapd_msg_read(s, f->m, SIZE_MAX, &f->len)) == NULL) {
+		f->gone = 1;
+		return -1;
+	}
 	to_crlf(f);
 	return 0;
 }
@@ -287,42 +296,6 @@ section_part(const struct mime_message *mm, const struct mime_section *sec)
 	return p;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* Quoted-printable (RFC 2045 6.7), lenient about bad escapes. */
-static size_t
-qp_decode(const char *in, size_t n, char *out)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (in[i] != '=') {
-			out[o++] = in[i];
-			continue;
-		}
-		if (i + 1 < n && in[i + 1] == '\n') {
-			i += 1;		/* soft line break */
-		} else if (i + 2 < n && in[i + 1] == '\r' && in[i + 2] == '\n') {
-			i += 2;
-		} else if (i + 2 < n && hexval(in[i + 1]) >= 0 && hexval(in[i + 2]) >= 0) {
-			out[o++] = (char)(hexval(in[i + 1]) * 16 + hexval(in[i + 2]));
-			i += 2;
-		} else
-			out[o++] = '=';
-	}
-	return o;
-}
-
 /* Decoded content of the section: 0 with *out (caller frees), -1 unknown CTE. */
 static int
 binary_content(struct fetch_msg *f, const struct mime_section *sec, char **out,
@@ -342,17 +315,10 @@ binary_content(struct fetch_msg *f, const struct mime_section *sec, char **out,
 	body = f->data + p->body_off;
 	n = p->body_len;
 	*out = xmalloc(n + 1);
-	if (strcasecmp(enc, "base64") == 0) {
-		char *clean = xmalloc(n + 1);
-		size_t c = 0;
-		for (size_t i = 0; i < n; i++)
-			if (body[i] != '\r' && body[i] != '\n' && body[i] != ' ' && body[i] != '\t')
-				clean[c++] = body[i];
-		if (base64_decode(clean, c, (unsigned char *)*out, n + 1, outlen) == -1)
-			*outlen = 0;	/* damaged: nothing decodable */
-		free(clean);
-	} else if (strcasecmp(enc, "quoted-printable") == 0)
-		*outlen = qp_decode(body, n, *out);
+	if (strcasecmp(enc, "base64") == 0)
+		*outlen = transfer_base64_decode(body, n, *out);
+	else if (strcasecmp(enc, "quoted-printable") == 0)
+		*outlen = transfer_qp_decode(body, n, *out);
 	else if (strcasecmp(enc, "7bit") == 0 || strcasecmp(enc, "8bit") == 0 ||
 	    strcasecmp(enc, "binary") == 0) {
 		memcpy(*out, body, n);

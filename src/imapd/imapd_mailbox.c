@@ -250,6 +250,7 @@ imapd_run_delete(struct imapd_session *s)
 	if (name_arg(s, s->cmd.mailbox, name, sizeof(name)) == -1)
 		return IMAPD_RUN_DONE;
 	if (s->mb != NULL && strcmp(name, s->mbname) == 0) {
+		imapd_saved_clear(s);
 		store_mailbox_close(&s->mb);
 		s->mbname[0] = '\0';
 		s->state = IMAPD_S_AUTH;

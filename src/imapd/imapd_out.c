@@ -40,6 +40,21 @@ imapd_out_tagged(struct imapd_session *s, const char *fmt, ...)
 }
 
 void
+imapd_out_set(struct imapd_session *s, const uint32_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; ) {
+		size_t j = i;
+		while (j + 1 < n && v[j + 1] == v[j] + 1)
+			j++;
+		if (j > i)
+			imapd_out(s, "%s%u:%u", i > 0 ? "," : "", v[i], v[j]);
+		else
+			imapd_out(s, "%s%u", i > 0 ? "," : "", v[i]);
+		i = j + 1;
+	}
+}
+
+void
 imapd_out_string(struct imapd_session *s, const char *str)
 {
 	size_t n = strlen(str);

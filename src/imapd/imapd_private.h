@@ -154,6 +154,10 @@ struct imapd_session {
 	int			 idle_polling;	/* an IDLE poll job runs */
 	int			 end_pending;	/* a job asked to end the session (BYE sent) */
 
+	/* SEARCH RETURN (SAVE): the messages "$" means, by UID (RFC 5182) */
+	uint32_t		*saved_uids;
+	size_t			 nsaved;
+
 	/*
 	 * IDLE closes the mailbox (its view is most of a session's memory) and
 	 * keeps only what the client knows: the UIDs in sequence order and the
@@ -200,6 +204,8 @@ void	imapd_out_bytes(struct imapd_session *s, const void *p, size_t n);
 /* The tagged reply from a pool job. */
 void	imapd_out_tagged(struct imapd_session *s, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+/* A sequence set of ascending numbers, ranges joined: "1:3,7". */
+void	imapd_out_set(struct imapd_session *s, const uint32_t *v, size_t n);
 /* An IMAP astring/string: quoted or literal. */
 void	imapd_out_string(struct imapd_session *s, const char *str);
 /* A mailbox name as this client wants it (modified UTF-7 unless UTF-8 is on). */
@@ -248,12 +254,20 @@ void	imapd_report_changes(struct imapd_session *s, int allow_expunge);
  * ascending. *out is the caller's. -1 with a reason for a BAD (seq out of range). */
 int	imapd_resolve_set(struct imapd_session *s, const struct imap_seqset *set, int uid,
 	    uint32_t **out, size_t *nout, const char **err);
+/* Forget the saved search result ("$" becomes empty). */
+void	imapd_saved_clear(struct imapd_session *s);
 /* Send EXPUNGE (or VANISHED) for messages that left the view at old positions seqs. */
 void	imapd_out_expunged(struct imapd_session *s, const uint32_t *seqs, const uint32_t *uids,
 	    size_t n);
 
 /* imapd_fetch.c */
 enum imapd_run imapd_run_fetch(struct imapd_session *s);
+/*
+ * The file of m, at most max bytes of it, NUL-terminated (caller frees);
+ * NULL when it was expunged meanwhile or cannot be read.
+ */
+char	*imapd_msg_read(struct imapd_session *s, const struct store_msg *m, size_t max,
+	    size_t *len_out);
 
 /* imapd_update.c */
 enum imapd_run imapd_run_store(struct imapd_session *s);

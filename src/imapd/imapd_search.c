@@ -4,12 +4,11 @@
  * evaluation is imap_search.c's; this file feeds it each message, reading
  * the file only when the program needs the header or the body.
  */
-#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/log.h"
@@ -96,43 +95,70 @@ flag_bits(const char *letters)
 	return f;
 }
 
-/* Read the message (or its first SEARCH_HEADER_READ bytes); NULL when gone. */
+/* The header block of m (from its first SEARCH_HEADER_READ bytes), or all of it. */
 static char *
 read_msg(struct imapd_session *s, const struct store_msg *m, int header_only, size_t *len)
 {
-	size_t want = header_only && m->size > SEARCH_HEADER_READ ? SEARCH_HEADER_READ :
-	    (size_t)m->size;
-	size_t got = 0;
-	char *data;
-	ssize_t n;
-	int fd;
+	char *data = imapd_msg_read(s, m, header_only ? SEARCH_HEADER_READ : SIZE_MAX, len);
+	char *end, *lf;
 
-	if ((fd = store_msg_open(s->mb, m)) == -1)
-		return NULL;
-	data = xmalloc(want + 1);
-	while (got < want) {
-		n = read(fd, data + got, want - got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	data[got] = '\0';
-	if (header_only) {
-		/* The header block ends at the first empty line. */
-		char *end = strstr(data, "\r\n\r\n");
-		char *lf = strstr(data, "\n\n");
-		if (end == NULL || (lf != NULL && lf < end))
-			end = lf != NULL ? lf + 2 : NULL;
-		else
-			end += 4;
-		if (end != NULL)
-			got = (size_t)(end - data);
-	}
-	*len = got;
+	if (data == NULL || !header_only)
+		return data;
+	/* The header block ends at the first empty line. */
+	end = strstr(data, "\r\n\r\n");
+	lf = strstr(data, "\n\n");
+	if (end == NULL || (lf != NULL && lf < end))
+		end = lf != NULL ? lf + 2 : NULL;
+	else
+		end += 4;
+	if (end != NULL)
+		*len = (size_t)(end - data);
 	return data;
+}
+
+/* The ranges substitute_saved() allocated, freed after the search. */
+struct saved_sets {
+	struct imap_range	**ranges;
+	size_t			  n;
+};
+
+/* "$" in the program becomes the saved messages as a UID set (RFC 5182). */
+static void
+substitute_saved(struct imapd_session *s, struct imap_search_key *k, struct saved_sets *ss)
+{
+	if ((k->op == IMAP_SK_SEQSET || k->op == IMAP_SK_UID) && k->set.saved) {
+		struct imap_range *r = xcalloc(s->nsaved + 1, sizeof(*r));
+		for (size_t i = 0; i < s->nsaved; i++)
+			r[i].lo = r[i].hi = s->saved_uids[i];
+		ss->ranges = xreallocarray(ss->ranges, ss->n + 1, sizeof(*ss->ranges));
+		ss->ranges[ss->n++] = r;
+		k->op = IMAP_SK_UID;
+		k->set.ranges = r;
+		k->set.n = s->nsaved;
+		k->set.saved = 0;
+	}
+	for (size_t i = 0; i < k->nkids; i++)
+		substitute_saved(s, k->kids[i], ss);
+}
+
+/* RETURN (SAVE): remember the result by UID; only MIN/MAX when they are
+ * asked without ALL or COUNT (RFC 5182 2.4). */
+static void
+save_result(struct imapd_session *s, const uint32_t *hits, size_t n)
+{
+	unsigned ret = s->cmd.search_return;
+	int minmax = (ret & (IMAP_SEARCH_RET_MIN | IMAP_SEARCH_RET_MAX)) &&
+	    !(ret & (IMAP_SEARCH_RET_ALL | IMAP_SEARCH_RET_COUNT));
+
+	imapd_saved_clear(s);
+	s->saved_uids = xcalloc(n + 1, sizeof(*s->saved_uids));
+	for (size_t i = 0; i < n; i++) {
+		if (minmax && !((i == 0 && (ret & IMAP_SEARCH_RET_MIN)) ||
+		    (i == n - 1 && (ret & IMAP_SEARCH_RET_MAX))))
+			continue;
+		s->saved_uids[s->nsaved++] = s->cmd.uid ? hits[i] :
+		    store_mailbox_msg(s->mb, hits[i] - 1)->uid;
+	}
 }
 
 static void
@@ -151,16 +177,7 @@ out_esearch(struct imapd_session *s, const uint32_t *hits, size_t n, uint64_t mo
 		imapd_out(s, " COUNT %zu", n);
 	if ((ret & IMAP_SEARCH_RET_ALL) && n > 0) {
 		imapd_out(s, " ALL ");
-		for (size_t i = 0; i < n; ) {
-			size_t j = i;
-			while (j + 1 < n && hits[j + 1] == hits[j] + 1)
-				j++;
-			if (j > i)
-				imapd_out(s, "%s%u:%u", i > 0 ? "," : "", hits[i], hits[j]);
-			else
-				imapd_out(s, "%s%u", i > 0 ? "," : "", hits[i]);
-			i = j + 1;
-		}
+		imapd_out_set(s, hits, n);
 	}
 	if (s->cmd.search_modseq && n > 0)
 		imapd_out(s, " MODSEQ %llu", (unsigned long long)modseq);
@@ -181,9 +198,11 @@ imapd_run_search(struct imapd_session *s)
 	uint64_t modseq = 0;
 
 	struct header_scan hs = { s->mb, NULL };
+	struct saved_sets saved = { NULL, 0 };
 
 	if (c->search_modseq)
 		s->condstore = 1;	/* RFC 7162 3.1 */
+	substitute_saved(s, c->search, &saved);
 	if (need == IMAP_SEARCH_NEED_HEADER && header_keys_cached(c->search) && count > 0) {
 		hs.blocks = xcalloc(count, sizeof(*hs.blocks));
 		if (store_cache_scan(s->mb, 1, UINT32_MAX, header_scan_note, &hs) == -1)
@@ -236,7 +255,11 @@ imapd_run_search(struct imapd_session *s)
 		}
 		free(data);
 	}
-	if (c->esearch || s->rev2)	/* IMAP4rev2 answers SEARCH with ESEARCH only */
+	if (c->search_return & IMAP_SEARCH_RET_SAVE)
+		save_result(s, hits, nhits);
+	if (c->search_return == IMAP_SEARCH_RET_SAVE)
+		;	/* SAVE alone: no ESEARCH response (RFC 5182 2.1) */
+	else if (c->esearch || s->rev2)	/* IMAP4rev2 answers SEARCH with ESEARCH only */
 		out_esearch(s, hits, nhits, modseq);
 	else {
 		imapd_out(s, "* SEARCH");
@@ -247,6 +270,9 @@ imapd_run_search(struct imapd_session *s)
 		imapd_out(s, "\r\n");
 	}
 	free(hits);
+	for (size_t i = 0; i < saved.n; i++)
+		free(saved.ranges[i]);
+	free(saved.ranges);
 	if (hs.blocks != NULL) {
 		for (size_t i = 0; i < count; i++)
 			free(hs.blocks[i]);

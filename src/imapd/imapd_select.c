@@ -26,6 +26,16 @@ imapd_resolve_set(struct imapd_session *s, const struct imap_seqset *set, int ui
 
 	*out = NULL;
 	*nout = 0;
+	if (set->saved) {
+		/* "$": the saved messages still here, in UID (= sequence) order. */
+		uids = xcalloc(s->nsaved + 1, sizeof(*uids));
+		for (size_t i = 0; i < s->nsaved; i++)
+			if (store_mailbox_find(s->mb, s->saved_uids[i]) >= 0)
+				uids[n++] = s->saved_uids[i];
+		*out = uids;
+		*nout = n;
+		return 0;
+	}
 	if (!uid) {
 		for (size_t r = 0; r < set->n; r++) {
 			uint32_t lo = set->ranges[r].lo, hi = set->ranges[r].hi;
@@ -76,22 +86,6 @@ imapd_resolve_set(struct imapd_session *s, const struct imap_seqset *set, int ui
 	return 0;
 }
 
-/* "1:3,7" of ascending UIDs. */
-static void
-out_uid_set(struct imapd_session *s, const uint32_t *uids, size_t n)
-{
-	for (size_t i = 0; i < n; ) {
-		size_t j = i;
-		while (j + 1 < n && uids[j + 1] == uids[j] + 1)
-			j++;
-		if (j > i)
-			imapd_out(s, "%s%u:%u", i > 0 ? "," : "", uids[i], uids[j]);
-		else
-			imapd_out(s, "%s%u", i > 0 ? "," : "", uids[i]);
-		i = j + 1;
-	}
-}
-
 void
 imapd_out_expunged(struct imapd_session *s, const uint32_t *seqs, const uint32_t *uids,
     size_t n)
@@ -100,7 +94,7 @@ imapd_out_expunged(struct imapd_session *s, const uint32_t *seqs, const uint32_t
 		return;
 	if (s->qresync) {
 		imapd_out(s, "* VANISHED ");
-		out_uid_set(s, uids, n);
+		imapd_out_set(s, uids, n);
 		imapd_out(s, "\r\n");
 		return;
 	}
@@ -191,7 +185,7 @@ out_qresync(struct imapd_session *s)
 				gone[k++] = gone[i];
 		if (k > 0) {
 			imapd_out(s, "* VANISHED (EARLIER) ");
-			out_uid_set(s, gone, k);
+			imapd_out_set(s, gone, k);
 			imapd_out(s, "\r\n");
 		}
 	}
@@ -203,9 +197,18 @@ out_qresync(struct imapd_session *s)
 	}
 }
 
+void
+imapd_saved_clear(struct imapd_session *s)
+{
+	free(s->saved_uids);
+	s->saved_uids = NULL;
+	s->nsaved = 0;
+}
+
 static void
 close_selected(struct imapd_session *s)
 {
+	imapd_saved_clear(s);	/* RFC 5182 2.1 */
 	store_mailbox_close(&s->mb);
 	s->mbname[0] = '\0';
 	s->readonly = 0;

@@ -97,7 +97,7 @@ imapd_capabilities(struct imapd_session *s, struct buf *out)
 		return;
 	}
 	buf_addstr(out, " NAMESPACE UNSELECT UIDPLUS CHILDREN MOVE LIST-EXTENDED LIST-STATUS"
-	    " SPECIAL-USE CREATE-SPECIAL-USE CONDSTORE QRESYNC ESEARCH BINARY"
+	    " SPECIAL-USE CREATE-SPECIAL-USE CONDSTORE QRESYNC ESEARCH SEARCHRES BINARY"
 	    " UTF8=ACCEPT STATUS=SIZE QUOTA QUOTA=RES-STORAGE");
 }
 
@@ -118,6 +118,7 @@ imapd_session_free(struct imapd_session *s)
 	explicit_bzero(s->login.password, sizeof(s->login.password));
 	imapd_progress_free(&s->progress);
 	imapd_idle_free(s);
+	imapd_saved_clear(s);
 	store_mailbox_close(&s->mb);
 	store_close(&s->store);
 	if (s->bev != NULL)

@@ -11,22 +11,6 @@
 #include "common/xalloc.h"
 #include "imapd/imapd_private.h"
 
-/* "3:5,9" of ascending numbers. */
-static void
-out_set(struct imapd_session *s, const uint32_t *v, size_t n)
-{
-	for (size_t i = 0; i < n; ) {
-		size_t j = i;
-		while (j + 1 < n && v[j + 1] == v[j] + 1)
-			j++;
-		if (j > i)
-			imapd_out(s, "%s%u:%u", i > 0 ? "," : "", v[i], v[j]);
-		else
-			imapd_out(s, "%s%u", i > 0 ? "," : "", v[i]);
-		i = j + 1;
-	}
-}
-
 static int
 uid_cmp(const void *a, const void *b)
 {
@@ -99,7 +83,7 @@ imapd_run_store(struct imapd_session *s)
 				failed[i] = at >= 0 ? (uint32_t)(at + 1) : 0;
 			}
 		imapd_out(s, "%s OK [MODIFIED ", s->tag);
-		out_set(s, failed, nfailed);
+		imapd_out_set(s, failed, nfailed);
 		imapd_out(s, "] Conditional STORE failed for some messages\r\n");
 	} else
 		imapd_out_tagged(s, "OK STORE completed");
@@ -173,9 +157,9 @@ imapd_run_copy(struct imapd_session *s)
 	if (move) {
 		if (ncopied > 0) {
 			imapd_out(s, "* OK [COPYUID %u ", uidvalidity);
-			out_set(s, src, ncopied);
+			imapd_out_set(s, src, ncopied);
 			imapd_out(s, " ");
-			out_set(s, dst, ncopied);
+			imapd_out_set(s, dst, ncopied);
 			imapd_out(s, "] Moved\r\n");
 		}
 		/* What left this mailbox, as EXPUNGE (or VANISHED) responses. */
@@ -192,9 +176,9 @@ imapd_run_copy(struct imapd_session *s)
 	imapd_report_changes(s, c->uid);
 	if (ncopied > 0) {
 		imapd_out(s, "%s OK [COPYUID %u ", s->tag, uidvalidity);
-		out_set(s, src, ncopied);
+		imapd_out_set(s, src, ncopied);
 		imapd_out(s, " ");
-		out_set(s, dst, ncopied);
+		imapd_out_set(s, dst, ncopied);
 		imapd_out(s, "] COPY completed\r\n");
 	} else
 		imapd_out_tagged(s, "OK COPY completed");

@@ -24,6 +24,7 @@
 #include <strings.h>
 
 #include "mail/rfc2047.h"
+#include "mail/transfer.h"
 
 enum cs_kind {
 	CS_NONE = 0,
@@ -58,18 +59,6 @@ static const unsigned short cp1252[32] = {
 
 static const char b64_alpha[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
 
 static int
 b64_value(char c)
@@ -317,7 +306,7 @@ q_check(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (s[i] == '=') {
-			if (n - i < 3 || hex_value(s[i + 1]) < 0 || hex_value(s[i + 2]) < 0)
+			if (n - i < 3 || transfer_hex_value(s[i + 1]) < 0 || transfer_hex_value(s[i + 2]) < 0)
 				return -1;
 			i += 2;
 		}
@@ -331,7 +320,7 @@ q_decode(struct buf *out, const char *s, size_t n)
 		if (s[i] == '_')
 			buf_addch(out, ' ');
 		else if (s[i] == '=') {
-			buf_addch(out, (char)(hex_value(s[i + 1]) << 4 | hex_value(s[i + 2])));
+			buf_addch(out, (char)(transfer_hex_value(s[i + 1]) << 4 | transfer_hex_value(s[i + 2])));
 			i += 2;
 		} else
 			buf_addch(out, s[i]);

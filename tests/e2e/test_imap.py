@@ -10,18 +10,19 @@ files in the Maildir.
 
 import base64
 import datetime
-import hashlib
-import hmac
 import imaplib
 import os
 import re
+import shutil
 import socket
 import ssl
+import subprocess
 import time
 
 import pytest
 
 import harness
+from scram import ScramClient
 from harness import HOSTNAME
 
 USER = "user@example.test"
@@ -37,7 +38,7 @@ CAPS_PRE = {"IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "ID
 CAPS_POST = {"IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE",
              "NAMESPACE", "UNSELECT", "UIDPLUS", "CHILDREN", "MOVE", "LIST-EXTENDED",
              "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "CONDSTORE", "QRESYNC",
-             "ESEARCH", "BINARY", "UTF8=ACCEPT", "STATUS=SIZE", "QUOTA", "QUOTA=RES-STORAGE"}
+             "ESEARCH", "SEARCHRES", "BINARY", "UTF8=ACCEPT", "STATUS=SIZE", "QUOTA", "QUOTA=RES-STORAGE"}
 DEFAULT_FOLDERS = ["INBOX", "Archive", "Drafts", "Junk", "Sent", "Trash"]
 SPECIAL = {"Archive": "\\Archive", "Drafts": "\\Drafts", "Junk": "\\Junk", "Sent": "\\Sent",
            "Trash": "\\Trash"}
@@ -240,56 +241,6 @@ def dirs_under(top):
     return out
 
 
-class Scram:
-    """SCRAM-SHA-256 (RFC 5802, RFC 7677) client side, as an imaplib
-    authobject: called with each decoded challenge, returns the response."""
-
-    def __init__(self, user, password):
-        self.user, self.password = user, password
-        self.nonce = base64.b64encode(os.urandom(18)).decode()
-        self.first_bare = "n=%s,r=%s" % (user.replace("=", "=3D").replace(",", "=2C"),
-                                         self.nonce)
-        self.step = 0
-        self.verified = False
-
-    def first(self):
-        return ("n,," + self.first_bare).encode()
-
-    def final(self, server_first):
-        server_first = server_first.decode()
-        attrs = dict(kv.split("=", 1) for kv in server_first.split(","))
-        assert attrs["r"].startswith(self.nonce) and len(attrs["r"]) > len(self.nonce)
-        salt = base64.b64decode(attrs["s"])
-        self.salted = hashlib.pbkdf2_hmac("sha256", self.password.encode(), salt,
-                                          int(attrs["i"]))
-        client_key = hmac.new(self.salted, b"Client Key", hashlib.sha256).digest()
-        stored_key = hashlib.sha256(client_key).digest()
-        without_proof = "c=biws,r=" + attrs["r"]
-        self.auth_msg = ",".join([self.first_bare, server_first, without_proof]).encode()
-        sig = hmac.new(stored_key, self.auth_msg, hashlib.sha256).digest()
-        proof = bytes(a ^ b for a, b in zip(client_key, sig))
-        return (without_proof + ",p=" + base64.b64encode(proof).decode()).encode()
-
-    def verify(self, server_final):
-        server_key = hmac.new(self.salted, b"Server Key", hashlib.sha256).digest()
-        want = base64.b64encode(hmac.new(server_key, self.auth_msg, hashlib.sha256).digest())
-        assert server_final == b"v=" + want, server_final
-        self.verified = True
-
-    def __call__(self, challenge):
-        self.step += 1
-        if self.step == 1:
-            assert challenge == b"", challenge
-            return self.first()
-        if self.step == 2:
-            return self.final(challenge)
-        if challenge.startswith(b"e="):
-            self.error = challenge
-            return b""
-        self.verify(challenge)
-        return b""
-
-
 # ---------------------------------------------------------------- greeting, capabilities
 
 def test_greeting_and_capability(tern):
@@ -419,6 +370,24 @@ def test_login_needs_tls_then_starttls_and_imaps(tern):
 
 
 @pytest.mark.tern(listen=("imap", "imaps"), auth=NO_PLAIN)
+@pytest.mark.parametrize("version,ok", [("-tls1", False), ("-tls1_1", False),
+                                        ("-tls1_2", True), ("-tls1_3", True)])
+def test_tls_versions_openssl_s_client(tern, version, ok):
+    """TLS 1.2 is the minimum, over STARTTLS (143) and implicit TLS (993)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl missing")
+    for listener, extra in (("imap", ["-starttls", "imap"]), ("imaps", [])):
+        r = subprocess.run(["openssl", "s_client", version] + extra +
+                           ["-connect", "127.0.0.1:%d" % tern.ports[listener],
+                            "-servername", HOSTNAME],
+                           input=b"a LOGOUT\r\n", capture_output=True, timeout=20)
+        out = r.stdout.decode(errors="replace")
+        established = "New, TLSv1" in out or \
+            ("Cipher is (NONE)" not in out and "Protocol  :" in out)
+        assert established == ok, (listener, out[-2000:])
+
+
+@pytest.mark.tern(listen=("imap", "imaps"), auth=NO_PLAIN)
 def test_starttls_refused_when_tls_is_active_keeps_session_in_step(tern):
     """STARTTLS under TLS is a BAD; the next command must be answered normally."""
     for listener in ("imap", "imaps"):
@@ -495,7 +464,7 @@ def test_authenticate_plain_and_login(tern):
 
 def test_authenticate_scram_sha256(tern):
     m = tern.imap(login=False)
-    sc = Scram(USER, PASSWORD)
+    sc = ScramClient(USER, PASSWORD)
     typ, data = m.authenticate("SCRAM-SHA-256", sc)
     assert typ == "OK" and sc.verified and sc.step == 3
     typ, data = m.select("Sent")
@@ -503,18 +472,18 @@ def test_authenticate_scram_sha256(tern):
     m.logout()
     m = tern.imap(login=False)
     with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED"):
-        m.authenticate("SCRAM-SHA-256", Scram(USER, "wrong-password"))
+        m.authenticate("SCRAM-SHA-256", ScramClient(USER, "wrong-password"))
     m.logout()
     # SASL-IR: client-first in the command
     r = tern.imap_raw()
-    sc = Scram(USER, PASSWORD)
-    r.send(b"s1 AUTHENTICATE SCRAM-SHA-256 " + base64.b64encode(sc.first()) + b"\r\n")
+    sc = ScramClient(USER, PASSWORD)
+    r.send(b"s1 AUTHENTICATE SCRAM-SHA-256 " + sc.first().encode() + b"\r\n")
     c = r.response()
     assert c.startswith(b"+ "), c
-    r.send(base64.b64encode(sc.final(base64.b64decode(c[2:]))) + b"\r\n")
+    r.send(sc.final(c[2:]).encode() + b"\r\n")
     c = r.response()
     assert c.startswith(b"+ "), c
-    sc.verify(base64.b64decode(c[2:]))
+    sc.verify(c[2:])
     r.send(b"\r\n")
     assert status_of(r.until_tagged("s1")[1]) == b"OK"
     r.ok("SELECT INBOX")
@@ -1278,6 +1247,37 @@ def test_esearch(tern):
     untagged, tagged = r.cmd("UID SEARCH RETURN (MAX) SEEN", tag="e5")
     assert untagged == [b'* ESEARCH (TAG "e5") UID MAX 2'], untagged
     check(r, "SEARCH RETURN (BOGUS) ALL", "BAD")
+    r.close()
+
+
+def test_searchres_saved_result(tern):
+    """RFC 5182: RETURN (SAVE) keeps the result for "$", which is per mailbox."""
+    r = tern.imap_raw(login=True)
+    search_mailbox(r)
+    assert b"SEARCHRES" in b" ".join(r.cmd("CAPABILITY")[0])
+    # SAVE alone: no ESEARCH response, only the tagged OK.
+    untagged, tagged = r.cmd("SEARCH RETURN (SAVE) UNSEEN", tag="s1")
+    assert untagged == [] and status_of(tagged) == b"OK", (untagged, tagged)
+    untagged, tagged = r.cmd("FETCH $ (UID)")
+    assert [m for m in untagged] == [b"* 1 FETCH (UID 1)", b"* 3 FETCH (UID 3)",
+                                      b"* 4 FETCH (UID 4)"], untagged
+    # "$" inside a search program, and with UID commands.
+    untagged, tagged = r.cmd("UID SEARCH $ LARGER 4000")
+    assert search_hits(untagged) == [4], untagged
+    untagged, tagged = r.cmd("UID STORE $ +FLAGS.SILENT (\\Answered)")
+    assert status_of(tagged) == b"OK" and untagged == [], untagged
+    untagged, tagged = r.cmd("SEARCH ANSWERED")
+    assert search_hits(untagged) == [1, 3, 4], untagged
+    # SAVE with MIN and MAX only keeps those two (RFC 5182 2.4), and answers.
+    untagged, tagged = r.cmd("SEARCH RETURN (MIN MAX SAVE) ALL", tag="s2")
+    assert untagged == [b'* ESEARCH (TAG "s2") MIN 1 MAX 4'], untagged
+    untagged, tagged = r.cmd("UID FETCH $ (UID)")
+    assert len(untagged) == 2, untagged
+    # A new SELECT forgets it.
+    select(r)
+    untagged, tagged = r.cmd("FETCH $ (UID)")
+    assert untagged == [] and status_of(tagged) == b"OK", untagged
+    check(r, "FETCH $,1 (UID)", "BAD")
     r.close()
 
 

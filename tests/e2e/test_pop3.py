@@ -322,7 +322,9 @@ def test_wrong_password_delay_and_auth_code(pop):
         with pytest.raises(poplib.error_proto, match=r"\[AUTH\]"):
             p.pass_("wrong")
         times.append(time.monotonic() - start)
-    assert times[0] >= 0.2 and times[1] >= times[0] + 0.15, times
+    # 250 ms, then 500 ms (docs/limits.md): lower bounds, since the password
+    # check adds its own time (much more under ASan)
+    assert times[0] >= 0.25 and times[1] >= 0.5, times
     p.user("nobody@example.test")
     with pytest.raises(poplib.error_proto, match=r"\[AUTH\]"):
         p.pass_(PASSWORD)
@@ -417,6 +419,23 @@ def test_plaintext_needs_tls(pop_tls):
     resp, lines, _ = p.retr(1)
     assert joined(lines) == stored(t)[0]
     p.quit()
+
+
+@pytest.mark.parametrize("version,ok", [("-tls1", False), ("-tls1_1", False),
+                                        ("-tls1_2", True), ("-tls1_3", True)])
+def test_tls_versions_openssl_s_client(pop_tls, version, ok):
+    """TLS 1.2 is the minimum, over STLS (110) and implicit TLS (995)."""
+    t, port = pop_tls
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl missing")
+    for p, extra in ((port, ["-starttls", "pop3"]), (t.pop_ports["pop3s"], [])):
+        r = subprocess.run(["openssl", "s_client", version] + extra +
+                           ["-connect", "127.0.0.1:%d" % p],
+                           input=b"QUIT\r\n", capture_output=True, timeout=20)
+        out = r.stdout.decode(errors="replace")
+        established = "New, TLSv1" in out or \
+            ("Cipher is (NONE)" not in out and "Protocol  :" in out)
+        assert established == ok, (p, out[-2000:])
 
 
 # ---------------------------------------------------------------- bad input

@@ -275,7 +275,9 @@ def test_delivery_to_best_mx(net):
     qid = re.search(r"event=delivered .* queue_id=(\w+)", log).group(1)
     committed = log_time(log, "queue_id=" + qid)
     started = log_time(log, "event=queue-run id=" + qid)
-    assert started - committed < 0.1, "queue started %.3fs after the commit" % (
+    # 100 ms on a real build; a sanitizer build runs several times slower
+    limit = 0.5 if os.environ.get("ASAN_OPTIONS") is not None else 0.1
+    assert started - committed < limit, "queue started %.3fs after the commit" % (
         started - committed)
 
 
