@@ -10,9 +10,9 @@
 
 #include <event2/event.h>
 
-#include "auth/throttle.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "net/conn.h"
 #include "net/pool.h"
 #include "net/worker.h"
 #include "store/store.h"
@@ -42,6 +42,7 @@ void
 imapd_server_session_gone(struct imapd_server *srv, struct imapd_session *s)
 {
 	TAILQ_REMOVE(&srv->sessions, s, entry);
+	conn_counts_remove(srv->per_ip, s->peer_ip);
 	worker_session_end(srv->worker);
 }
 
@@ -49,13 +50,10 @@ static void
 server_setup(struct imapd_server *srv, const struct conf *conf,
     const struct listener_fd *listeners, size_t nlisteners)
 {
-	char dbpath[PATH_MAX], why[512];
+	char why[512];
 
-	snprintf(dbpath, sizeof(dbpath), "%s/directory.db", conf->data_dir);
-	srv->dir = dir_open(dbpath, DIR_OPEN_READ, why, sizeof(why));
-	if (srv->dir == NULL)
+	if (login_env_open(&srv->login, conf, why, sizeof(why)) == -1)
 		fatalx("%s", why);
-	pthread_mutex_init(&srv->dir_lock, NULL);
 	if (conf->tls_cert != NULL || conf->tls_key != NULL) {
 		srv->tls = tls_server_new(conf->tls_cert, conf->tls_key, why, sizeof(why));
 		if (srv->tls == NULL)
@@ -64,13 +62,6 @@ server_setup(struct imapd_server *srv, const struct conf *conf,
 	for (size_t i = 0; i < nlisteners; i++)
 		if (listeners[i].kind == CONF_LISTEN_IMAPS && srv->tls == NULL)
 			fatalx("[listen] imaps needs [tls] cert and key");
-	struct throttle_params tp;
-	throttle_params_from_conf(&tp, srv->conf);
-	srv->throttle = throttle_new(&tp);
-	/* Unknown users are checked against this, so they cost a real hash. */
-	if (password_hash("tern-imapd-no-such-user", srv->dummy_hash,
-	    sizeof(srv->dummy_hash)) == -1)
-		srv->dummy_hash[0] = '\0';
 }
 
 int
@@ -92,6 +83,7 @@ imapd_main(const struct conf *conf, const struct listener_fd *listeners,
 	srv.conf = conf;
 	TAILQ_INIT(&srv.sessions);
 	server_setup(&srv, conf, listeners, nlisteners);
+	srv.per_ip = conn_counts_new();
 	srv.worker = worker_new(listeners, nlisteners, conf->io_threads, &ops, &srv);
 	srv.base = worker_base(srv.worker);
 	srv.pool = worker_pool(srv.worker);
@@ -101,9 +93,8 @@ imapd_main(const struct conf *conf, const struct listener_fd *listeners,
 	worker_run(srv.worker);
 
 	worker_free(&srv.worker);
-	throttle_free(&srv.throttle);
-	dir_close(&srv.dir);
-	pthread_mutex_destroy(&srv.dir_lock);
+	conn_counts_free(&srv.per_ip);
+	login_env_close(&srv.login);
 	tls_server_free(&srv.tls);
 	return 0;
 }

@@ -69,25 +69,6 @@ open_store(struct imapd_server *srv, struct imapd_login *job)
 	return 0;
 }
 
-/* The user record of name (any case, canonicalised): 1 found, 0 not, -1 error. */
-static int
-lookup(struct imapd_server *srv, const char *name, struct dir_user *user, char *why,
-    size_t whylen)
-{
-	char canon[DIR_ADDRESS_MAX + 1];
-	int found;
-
-	memset(user, 0, sizeof(*user));
-	if (dir_canonical(name, canon, why, whylen) == -1)
-		return 0;
-	pthread_mutex_lock(&srv->dir_lock);
-	found = dir_user_get(srv->dir, canon, user, why, whylen);
-	pthread_mutex_unlock(&srv->dir_lock);
-	if (found == 1 && !user->enabled)
-		found = 0;
-	return found;
-}
-
 static void
 login_work(void *arg)
 {
@@ -99,7 +80,7 @@ login_work(void *arg)
 	char why[256];
 	int found, ok;
 
-	found = lookup(srv, mode == LOGIN_PASSWORD ? job->address :
+	found = login_lookup(&srv->login, mode == LOGIN_PASSWORD ? job->address :
 	    mode == LOGIN_SASL ? sasl_authcid(job->sasl) : sasl_authzid(job->sasl), &user, why,
 	    sizeof(why));
 	if (found == -1) {
@@ -107,16 +88,9 @@ login_work(void *arg)
 		snprintf(job->why, sizeof(job->why), "directory: %s", why);
 		return;
 	}
-	if (found == 0)
-		memset(&user, 0, sizeof(user));	/* fails like a wrong password */
-	if (mode == LOGIN_PASSWORD) {
-		if (user.password_hash[0] != '\0')
-			ok = password_verify(job->password, user.password_hash);
-		else {
-			(void)password_verify(job->password, srv->dummy_hash);
-			ok = 0;
-		}
-	} else if (mode == LOGIN_SASL) {
+	if (mode == LOGIN_PASSWORD)
+		ok = login_check_password(&srv->login, &user, job->password);
+	else if (mode == LOGIN_SASL) {
 		char challenge[SASL_CHALLENGE_MAX];
 		enum sasl_status st = sasl_credentials(job->sasl, user.password_hash, user.scram,
 		    challenge, sizeof(challenge));
@@ -161,16 +135,16 @@ login_failed(struct imapd_session *s, const char *account)
 	unsigned delay_ms = 0;
 	time_t now = time(NULL);
 
-	if (throttle_fail(s->srv->throttle, s->peer_ip, now))
+	if (throttle_fail(s->srv->login.throttle, s->peer_ip, now))
 		log_warn("session=%s event=login-refusing client=[%s] failures exceeded", s->id,
 		    s->peer_ip);
 	if (account[0] != '\0') {
 		account_key(account, key, sizeof(key));
-		if (throttle_fail(s->srv->throttle, key, now))
+		if (throttle_fail(s->srv->login.throttle, key, now))
 			log_warn("session=%s event=login-refusing account=\"%s\" failures exceeded",
 			    s->id, account);
 	}
-	throttle_check(s->srv->throttle, s->peer_ip, now, &delay_ms, NULL);
+	throttle_check(s->srv->login.throttle, s->peer_ip, now, &delay_ms, NULL);
 	struct timeval tv = { delay_ms / 1000, (delay_ms % 1000) * 1000 };
 	if (s->timer == NULL)
 		s->timer = evtimer_new(s->srv->base, fail_reply, s);
@@ -193,9 +167,9 @@ login_succeeded(struct imapd_session *s, const char *method)
 	job->store = NULL;
 	str_copy(s->user, job->address, sizeof(s->user));
 	s->quota = job->quota;
-	throttle_success(s->srv->throttle, s->peer_ip);
+	throttle_success(s->srv->login.throttle, s->peer_ip);
 	account_key(s->user, key, sizeof(key));
-	throttle_success(s->srv->throttle, key);
+	throttle_success(s->srv->login.throttle, key);
 	s->state = IMAPD_S_AUTH;
 	imapd_set_timeout(s, IMAPD_TIMEOUT);
 	log_info("session=%s event=login user=%s method=%s tls=%s", s->id, s->user, method,
@@ -276,7 +250,7 @@ refused(struct imapd_session *s)
 {
 	time_t until;
 
-	if (throttle_check(s->srv->throttle, s->peer_ip, time(NULL), NULL, &until) == 0)
+	if (throttle_check(s->srv->login.throttle, s->peer_ip, time(NULL), NULL, &until) == 0)
 		return 0;
 	imapd_tagged(s, 1, "NO [UNAVAILABLE] Too many failed logins from your address, "
 	    "try again later");

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "auth/login.h"
 #include "auth/password.h"
 #include "auth/sasl.h"
 #include "common/buf.h"
@@ -39,6 +40,7 @@ struct bufferevent;
 struct evbuffer;
 struct pool;
 struct worker;
+struct conn_counts;
 struct throttle;
 struct tls_server;
 struct imapd_session;
@@ -47,13 +49,11 @@ struct imapd_server {
 	const struct conf	*conf;
 	struct event_base	*base;
 	struct pool		*pool;
-	struct dir		*dir;		/* used under dir_lock, from pool threads */
-	pthread_mutex_t		 dir_lock;
+	struct login_env	 login;		/* directory, throttle, password checks */
 	struct tls_server	*tls;
-	struct throttle		*throttle;	/* failed logins per client IP (loop thread) */
-	char			 dummy_hash[PASSWORD_HASH_MAX];
 	TAILQ_HEAD(, imapd_session) sessions;
 	struct worker		*worker;
+	struct conn_counts	*per_ip;	/* open sessions per client address */
 };
 
 enum imapd_state {

@@ -841,23 +841,12 @@ session_event(struct bufferevent *bev, short what, void *arg)
 
 /* --- start and shutdown --- */
 
-static int
-sessions_from(struct imapd_server *srv, const char *ip)
-{
-	struct imapd_session *s;
-	int n = 0;
-
-	TAILQ_FOREACH(s, &srv->sessions, entry)
-		if (s->bev != NULL && strcmp(s->peer_ip, ip) == 0)
-			n++;
-	return n;
-}
-
 void
 imapd_session_start(struct imapd_server *srv, int fd, struct sockaddr *sa, int salen,
     enum conf_listener kind)
 {
 	struct imapd_session *s = xcalloc(1, sizeof(*s));
+	int nfrom;
 	struct conn_peer peer;
 
 	s->srv = srv;
@@ -873,6 +862,7 @@ imapd_session_start(struct imapd_server *srv, int fd, struct sockaddr *sa, int s
 	s->loopback = peer.loopback;
 	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
 	worker_session_begin(srv->worker);
+	nfrom = conn_counts_add(srv->per_ip, s->peer_ip);
 	bufferevent_setwatermark(s->bev, EV_WRITE, IMAPD_OUT_LOW, 0);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, IMAPD_IN_MAX);
 	bufferevent_setcb(s->bev, session_read, session_write, session_event, s);
@@ -885,7 +875,7 @@ imapd_session_start(struct imapd_server *srv, int fd, struct sockaddr *sa, int s
 		imapd_session_end(s, "busy");
 		return;
 	}
-	if (!s->loopback && sessions_from(srv, s->peer_ip) > srv->conf->imap_max_sessions_per_ip) {
+	if (!s->loopback && nfrom > srv->conf->imap_max_sessions_per_ip) {
 		log_info("session=%s event=too-many-sessions client=[%s]", s->id, s->peer_ip);
 		imapd_send(s, "* BYE [UNAVAILABLE] Too many connections from your address");
 		imapd_session_end(s, "too-many-sessions");

@@ -3,6 +3,8 @@
  */
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -11,6 +13,8 @@
 #include <openssl/err.h>
 
 #include "common/cidr.h"
+#include "common/str.h"
+#include "common/xalloc.h"
 #include "net/conn.h"
 #include "net/tls.h"
 
@@ -55,4 +59,80 @@ conn_end_reason(struct bufferevent *bev, short what, int *tls_failure)
 		return why != NULL ? why : "handshake failed";
 	}
 	return strerror(EVUTIL_SOCKET_ERROR());
+}
+
+/* --- connections per client address --- */
+
+#define COUNTS_BUCKETS	1024	/* a power of two */
+
+struct conn_count {
+	struct conn_count	*next;
+	int			 n;
+	char			 ip[INET6_ADDRSTRLEN];
+};
+
+struct conn_counts {
+	struct conn_count	*buckets[COUNTS_BUCKETS];
+};
+
+static struct conn_count **
+count_slot(struct conn_counts *c, const char *ip)
+{
+	struct conn_count **pp;
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (const char *p = ip; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	for (pp = &c->buckets[h & (COUNTS_BUCKETS - 1)]; *pp != NULL; pp = &(*pp)->next)
+		if (strcmp((*pp)->ip, ip) == 0)
+			break;
+	return pp;
+}
+
+struct conn_counts *
+conn_counts_new(void)
+{
+	return xcalloc(1, sizeof(struct conn_counts));
+}
+
+void
+conn_counts_free(struct conn_counts **cp)
+{
+	struct conn_counts *c = *cp;
+
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < COUNTS_BUCKETS; i++)
+		while (c->buckets[i] != NULL) {
+			struct conn_count *e = c->buckets[i];
+			c->buckets[i] = e->next;
+			free(e);
+		}
+	free(c);
+	*cp = NULL;
+}
+
+int
+conn_counts_add(struct conn_counts *c, const char *ip)
+{
+	struct conn_count **pp = count_slot(c, ip);
+
+	if (*pp == NULL) {
+		*pp = xcalloc(1, sizeof(**pp));
+		str_copy((*pp)->ip, ip, sizeof((*pp)->ip));
+	}
+	return ++(*pp)->n;
+}
+
+void
+conn_counts_remove(struct conn_counts *c, const char *ip)
+{
+	struct conn_count **pp = count_slot(c, ip), *e = *pp;
+
+	if (e == NULL)
+		return;
+	if (--e->n <= 0) {
+		*pp = e->next;
+		free(e);
+	}
 }

@@ -34,4 +34,18 @@ struct bufferevent *conn_accept(struct event_base *base, struct tls_server *tls,
  */
 const char	*conn_end_reason(struct bufferevent *bev, short what, int *tls_failure);
 
+/*
+ * Open connections per client address, for a per-address limit without a
+ * scan of every session at each connect (an IMAP worker holds thousands).
+ * Loop thread only.
+ */
+struct conn_counts;
+
+struct conn_counts *conn_counts_new(void);
+void		 conn_counts_free(struct conn_counts **cp);
+/* One more connection from ip; returns how many are open from it now. */
+int		 conn_counts_add(struct conn_counts *c, const char *ip);
+/* One connection from ip ended. */
+void		 conn_counts_remove(struct conn_counts *c, const char *ip);
+
 #endif

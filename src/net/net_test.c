@@ -7,12 +7,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "net/conn.h"
 #include "net/linebuf.h"
 #include "net/listener.h"
 #include "net/pool.h"
@@ -142,6 +144,36 @@ test_pool(void **state)
 	event_base_free(base);
 }
 
+static void
+test_conn_counts(void **state)
+{
+	struct conn_counts *c = conn_counts_new();
+	char ip[32];
+
+	assert_int_equal(conn_counts_add(c, "192.0.2.1"), 1);
+	assert_int_equal(conn_counts_add(c, "192.0.2.1"), 2);
+	assert_int_equal(conn_counts_add(c, "2001:db8::1"), 1);
+	conn_counts_remove(c, "192.0.2.1");
+	assert_int_equal(conn_counts_add(c, "192.0.2.1"), 2);
+	conn_counts_remove(c, "192.0.2.1");
+	conn_counts_remove(c, "192.0.2.1");
+	conn_counts_remove(c, "192.0.2.1");	/* not there: ignored */
+	assert_int_equal(conn_counts_add(c, "192.0.2.1"), 1);
+	/* Many addresses share buckets. */
+	for (int i = 0; i < 5000; i++) {
+		snprintf(ip, sizeof(ip), "10.0.%d.%d", i / 256, i % 256);
+		assert_int_equal(conn_counts_add(c, ip), 1);
+	}
+	for (int i = 0; i < 5000; i += 2) {
+		snprintf(ip, sizeof(ip), "10.0.%d.%d", i / 256, i % 256);
+		conn_counts_remove(c, ip);
+	}
+	assert_int_equal(conn_counts_add(c, "10.0.0.0"), 1);
+	assert_int_equal(conn_counts_add(c, "10.0.0.1"), 2);
+	conn_counts_free(&c);
+	assert_null(c);
+}
+
 int
 main(void)
 {
@@ -149,6 +181,7 @@ main(void)
 		cmocka_unit_test(test_linebuf),
 		cmocka_unit_test(test_listener_parse),
 		cmocka_unit_test(test_pool),
+		cmocka_unit_test(test_conn_counts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

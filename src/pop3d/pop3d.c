@@ -9,9 +9,9 @@
 
 #include <event2/event.h>
 
-#include "auth/throttle.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "net/conn.h"
 #include "net/pool.h"
 #include "net/worker.h"
 #include "store/store.h"
@@ -41,6 +41,7 @@ void
 pop3d_server_session_gone(struct pop3d_server *srv, struct pop3d_session *s)
 {
 	TAILQ_REMOVE(&srv->sessions, s, entry);
+	conn_counts_remove(srv->per_ip, s->peer_ip);
 	worker_session_end(srv->worker);
 }
 
@@ -48,13 +49,10 @@ static void
 server_setup(struct pop3d_server *srv, const struct conf *conf,
     const struct listener_fd *listeners, size_t nlisteners)
 {
-	char dbpath[PATH_MAX], why[512];
+	char why[512];
 
-	snprintf(dbpath, sizeof(dbpath), "%s/directory.db", conf->data_dir);
-	srv->dir = dir_open(dbpath, DIR_OPEN_READ, why, sizeof(why));
-	if (srv->dir == NULL)
+	if (login_env_open(&srv->login, conf, why, sizeof(why)) == -1)
 		fatalx("%s", why);
-	pthread_mutex_init(&srv->dir_lock, NULL);
 	if (conf->tls_cert != NULL || conf->tls_key != NULL) {
 		srv->tls = tls_server_new(conf->tls_cert, conf->tls_key, why, sizeof(why));
 		if (srv->tls == NULL)
@@ -63,13 +61,6 @@ server_setup(struct pop3d_server *srv, const struct conf *conf,
 	for (size_t i = 0; i < nlisteners; i++)
 		if (listeners[i].kind == CONF_LISTEN_POP3S && srv->tls == NULL)
 			fatalx("[listen] pop3s needs [tls] cert and key");
-	struct throttle_params tp;
-	throttle_params_from_conf(&tp, srv->conf);
-	srv->throttle = throttle_new(&tp);
-	/* Unknown users are checked against this, so they cost a real hash. */
-	if (password_hash("tern-pop3d-no-such-user", srv->dummy_hash,
-	    sizeof(srv->dummy_hash)) == -1)
-		srv->dummy_hash[0] = '\0';
 }
 
 int
@@ -84,6 +75,7 @@ pop3d_main(const struct conf *conf, const struct listener_fd *listeners,
 	srv.conf = conf;
 	TAILQ_INIT(&srv.sessions);
 	server_setup(&srv, conf, listeners, nlisteners);
+	srv.per_ip = conn_counts_new();
 	srv.worker = worker_new(listeners, nlisteners, conf->io_threads, &ops, &srv);
 	srv.base = worker_base(srv.worker);
 	srv.pool = worker_pool(srv.worker);
@@ -93,9 +85,8 @@ pop3d_main(const struct conf *conf, const struct listener_fd *listeners,
 	worker_run(srv.worker);
 
 	worker_free(&srv.worker);
-	throttle_free(&srv.throttle);
-	dir_close(&srv.dir);
-	pthread_mutex_destroy(&srv.dir_lock);
+	conn_counts_free(&srv.per_ip);
+	login_env_close(&srv.login);
 	tls_server_free(&srv.tls);
 	return 0;
 }

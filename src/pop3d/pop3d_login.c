@@ -74,28 +74,17 @@ login_work(void *arg)
 	struct pop3d_login *job = &s->login;
 	struct dir_user user;
 	char why[256];
-	int found = 0, ok;
+	int found, ok;
 
-	memset(&user, 0, sizeof(user));
-	if (job->sasl != NULL && dir_canonical(job->open_only ? sasl_authzid(job->sasl) :
-	    sasl_authcid(job->sasl), job->address, why, sizeof(why)) == -1)
-		job->address[0] = '\0';
-	if (job->address[0] != '\0') {
-		pthread_mutex_lock(&srv->dir_lock);
-		found = dir_user_get(srv->dir, job->address, &user, why, sizeof(why));
-		pthread_mutex_unlock(&srv->dir_lock);
-	}
+	found = login_lookup(&srv->login, job->sasl == NULL ? job->address : job->open_only ?
+	    sasl_authzid(job->sasl) : sasl_authcid(job->sasl), &user, why, sizeof(why));
 	if (found == -1) {
 		job->result = POP3D_LOGIN_TEMP;
 		snprintf(job->why, sizeof(job->why), "directory: %s", why);
 		return;
 	}
-	if (found == 0 || !user.enabled) {
-		user.password_hash[0] = '\0';
-		user.scram[0] = '\0';
-	}
 	if (job->open_only)
-		ok = found == 1 && user.enabled;
+		ok = found == 1;
 	else if (job->sasl != NULL) {
 		enum sasl_status st = sasl_credentials(job->sasl, user.password_hash, user.scram,
 		    job->challenge, sizeof(job->challenge));
@@ -106,19 +95,15 @@ login_work(void *arg)
 			return;
 		}
 		ok = st == SASL_OK;
-	} else if (user.password_hash[0] != '\0')
-		ok = password_verify(job->password, user.password_hash);
-	else {
-		(void)password_verify(job->password, srv->dummy_hash);
-		ok = 0;
-	}
+	} else
+		ok = login_check_password(&srv->login, &user, job->password);
 	explicit_bzero(job->password, sizeof(job->password));
 	explicit_bzero(&user.password_hash, sizeof(user.password_hash));
 	explicit_bzero(&user.scram, sizeof(user.scram));
 	if (!ok) {
 		job->result = POP3D_LOGIN_BAD;
-		snprintf(job->why, sizeof(job->why), "%s", found != 1 ? "unknown user" :
-		    !user.enabled ? "disabled" : "wrong password");
+		snprintf(job->why, sizeof(job->why), "%s", found != 1 ?
+		    "unknown or disabled user" : "wrong password");
 		return;
 	}
 	str_copy(job->address, user.address, sizeof(job->address));
@@ -142,10 +127,10 @@ login_failed(struct pop3d_session *s)
 	unsigned delay_ms = 0;
 	time_t now = time(NULL);
 
-	if (throttle_fail(s->srv->throttle, s->peer_ip, now))
+	if (throttle_fail(s->srv->login.throttle, s->peer_ip, now))
 		log_warn("session=%s event=login-refusing client=[%s] user=%s", s->id,
 		    s->peer_ip, s->login_name);
-	throttle_check(s->srv->throttle, s->peer_ip, now, &delay_ms, NULL);
+	throttle_check(s->srv->login.throttle, s->peer_ip, now, &delay_ms, NULL);
 	if (delay_ms == 0) {
 		pop3d_reply_error(s, "-ERR [AUTH] Authentication failed");
 		return;
@@ -175,7 +160,7 @@ login_success(struct pop3d_session *s, const char *method)
 		const struct store_msg *m = store_mailbox_msg(s->mb, i);
 		pop3d_drop_set(&s->drop, i, m->uid, m->size);
 	}
-	throttle_success(s->srv->throttle, s->peer_ip);
+	throttle_success(s->srv->login.throttle, s->peer_ip);
 	s->state = POP3D_S_TRANSACTION;
 	pop3d_drop_stat(&s->drop, &count, &bytes);
 	log_info("session=%s event=login user=%s method=%s messages=%zu octets=%llu", s->id,
@@ -248,7 +233,7 @@ login_start(struct pop3d_session *s)
 {
 	time_t until;
 
-	if (throttle_check(s->srv->throttle, s->peer_ip, time(NULL), NULL, &until) == -1) {
+	if (throttle_check(s->srv->login.throttle, s->peer_ip, time(NULL), NULL, &until) == -1) {
 		explicit_bzero(s->login.password, sizeof(s->login.password));
 		sasl_free(&s->login.sasl);
 		pop3d_reply_error(s, "-ERR [SYS/TEMP] Too many failed logins from your address, "

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 
+#include "auth/login.h"
 #include "auth/password.h"
 #include "auth/sasl.h"
 #include "common/conf.h"
@@ -32,6 +33,7 @@ struct evconnlistener;
 struct bufferevent;
 struct pool;
 struct worker;
+struct conn_counts;
 struct throttle;
 struct tls_server;
 struct pop3d_session;
@@ -40,13 +42,11 @@ struct pop3d_server {
 	const struct conf	*conf;
 	struct event_base	*base;
 	struct pool		*pool;
-	struct dir		*dir;		/* used under dir_lock, from pool threads */
-	pthread_mutex_t		 dir_lock;
+	struct login_env	 login;		/* directory, throttle, password checks */
 	struct tls_server	*tls;		/* NULL: no [tls] configured */
-	struct throttle		*throttle;	/* failed logins per client IP (loop thread) */
-	char			 dummy_hash[PASSWORD_HASH_MAX];	/* unknown users cost the same */
 	TAILQ_HEAD(, pop3d_session) sessions;
 	struct worker		*worker;	/* loop, pool, listeners, graceful stop */
+	struct conn_counts	*per_ip;	/* open sessions per client address */
 };
 
 enum pop3d_state {

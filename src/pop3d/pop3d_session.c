@@ -598,23 +598,12 @@ session_event(struct bufferevent *bev, short what, void *arg)
 		session_close(s, s->state == POP3D_S_CLOSING ? "quit" : "eof");
 }
 
-static int
-sessions_from(struct pop3d_server *srv, const char *ip)
-{
-	struct pop3d_session *s;
-	int n = 0;
-
-	TAILQ_FOREACH(s, &srv->sessions, entry)
-		if (s->bev != NULL && strcmp(s->peer_ip, ip) == 0)
-			n++;
-	return n;
-}
-
 void
 pop3d_session_start(struct pop3d_server *srv, int fd, struct sockaddr *sa, int salen,
     enum conf_listener kind)
 {
 	struct pop3d_session *s = xcalloc(1, sizeof(*s));
+	int nfrom;
 	struct conn_peer peer;
 
 	s->srv = srv;
@@ -632,6 +621,7 @@ pop3d_session_start(struct pop3d_server *srv, int fd, struct sockaddr *sa, int s
 	s->loopback = peer.loopback;
 	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
 	worker_session_begin(srv->worker);
+	nfrom = conn_counts_add(srv->per_ip, s->peer_ip);
 	bufferevent_setwatermark(s->bev, EV_WRITE, POP3D_OUT_LOW, 0);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, POP3D_IN_MAX);
 	bufferevent_setcb(s->bev, session_read, session_write, session_event, s);
@@ -644,7 +634,7 @@ pop3d_session_start(struct pop3d_server *srv, int fd, struct sockaddr *sa, int s
 		pop3d_session_end(s, "busy");
 		return;
 	}
-	if (!s->loopback && sessions_from(srv, s->peer_ip) > srv->conf->max_sessions_per_ip) {
+	if (!s->loopback && nfrom > srv->conf->max_sessions_per_ip) {
 		log_info("session=%s event=too-many-sessions client=[%s]", s->id, s->peer_ip);
 		pop3d_reply(s, "-ERR [SYS/TEMP] Too many connections from your address");
 		pop3d_session_end(s, "too-many-sessions");

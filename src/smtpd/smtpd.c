@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "directory/dir.h"
+#include "net/conn.h"
 #include "net/pool.h"
 #include "net/worker.h"
 #include "net/tls.h"
@@ -47,6 +48,7 @@ void
 smtpd_server_session_gone(struct smtpd_server *srv, struct smtpd_session *s)
 {
 	TAILQ_REMOVE(&srv->sessions, s, entry);
+	conn_counts_remove(srv->per_ip, s->peer_ip);
 	worker_session_end(srv->worker);
 }
 
@@ -107,6 +109,7 @@ smtpd_main(const struct conf *conf, const struct listener_fd *listeners,
 	struct throttle_params tp;
 	throttle_params_from_conf(&tp, conf);
 	srv.throttle = throttle_new(&tp);
+	srv.per_ip = conn_counts_new();
 	srv.worker = worker_new(listeners, nlisteners, conf->io_threads, &ops, &srv);
 	srv.base = worker_base(srv.worker);
 	srv.pool = worker_pool(srv.worker);
@@ -116,6 +119,7 @@ smtpd_main(const struct conf *conf, const struct listener_fd *listeners,
 
 	/* Sessions cut off by the deadline: their messages were never acknowledged. */
 	worker_free(&srv.worker);
+	conn_counts_free(&srv.per_ip);
 	dir_close(&srv.dir);
 	tls_server_free(&srv.tls);
 	throttle_free(&srv.throttle);

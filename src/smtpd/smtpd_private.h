@@ -23,6 +23,7 @@ struct evconnlistener;
 struct bufferevent;
 struct pool;
 struct worker;
+struct conn_counts;
 struct throttle;
 struct smtpd_session;
 struct tls_server;
@@ -38,6 +39,7 @@ struct smtpd_server {
 	char			 queue_dir[PATH_MAX];	/* remote recipients go here */
 	TAILQ_HEAD(, smtpd_session) sessions;
 	struct worker		*worker;	/* loop, pool, listeners, graceful stop */
+	struct conn_counts	*per_ip;	/* open sessions per client address */
 };
 
 enum smtpd_state {

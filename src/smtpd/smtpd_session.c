@@ -7,9 +7,7 @@
  * error is a reply and a counter, never a crash: past max_errors the
  * session ends with 421.
  */
-#include <arpa/inet.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,9 +17,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <openssl/err.h>
 
 #include "auth/throttle.h"
 #include "common/cidr.h"
@@ -30,6 +26,7 @@
 #include "common/xalloc.h"
 #include "deliver/maildir.h"
 #include "directory/dir.h"
+#include "net/conn.h"
 #include "net/pool.h"
 #include "net/worker.h"
 #include "net/tls.h"
@@ -834,28 +831,15 @@ session_event(struct bufferevent *bev, short what, void *arg)
 		session_end(s, "timeout");
 		return;
 	}
-	if ((what & BEV_EVENT_ERROR) && bufferevent_get_openssl_error(bev) != 0) {
-		const char *why = ERR_reason_error_string(bufferevent_get_openssl_error(bev));
-		log_info("session=%s event=tls-failed reason=\"%s\"", s->id,
-		    why != NULL ? why : "handshake failed");
+	int tls_failure;
+	const char *why = conn_end_reason(bev, what, &tls_failure);
+	if (tls_failure) {
+		log_info("session=%s event=tls-failed reason=\"%s\"", s->id, why);
 		session_close(s, "tls-error");
 	} else if (what & BEV_EVENT_ERROR)
-		session_close(s, strerror(EVUTIL_SOCKET_ERROR()));
+		session_close(s, why);
 	else
 		session_close(s, s->state == SMTPD_S_CLOSING ? "quit" : "eof");
-}
-
-/* Open sessions from one address; a scan is cheap at max_sessions' scale. */
-static int
-sessions_from(struct smtpd_server *srv, const char *ip)
-{
-	struct smtpd_session *s;
-	int n = 0;
-
-	TAILQ_FOREACH(s, &srv->sessions, entry)
-		if (s->bev != NULL && strcmp(s->peer_ip, ip) == 0)
-			n++;
-	return n;
 }
 
 void
@@ -863,32 +847,26 @@ smtpd_session_start(struct smtpd_server *srv, int fd, struct sockaddr *sa, int s
     enum conf_listener kind)
 {
 	struct smtpd_session *s = xcalloc(1, sizeof(*s));
-	const void *ip;
+	struct conn_peer peer;
+	int nfrom;
 
 	s->srv = srv;
 	s->kind = kind;
 	s->tx.msg.fd = -1;
 	str_random_hex(s->id, 8);
 	memcpy(&s->peer, sa, (size_t)salen < sizeof(s->peer) ? (size_t)salen : sizeof(s->peer));
-	ip = sa->sa_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)sa)->sin6_addr :
-	    (const void *)&((struct sockaddr_in *)sa)->sin_addr;
-	inet_ntop(sa->sa_family, ip, s->peer_ip, sizeof(s->peer_ip));
 	s->mynetwork = cidr_list_match(&srv->conf->mynetworks, sa);
 	s->lb.max = SMTPD_CMD_LINE_MAX;
-	/* Replies are written whole; Nagle would hold pipelined replies back. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
-	if (kind == CONF_LISTEN_SUBMISSIONS)
-		s->bev = tls_accept(srv->tls, srv->base, fd);	/* RFC 8314 */
-	else
-		s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	s->bev = conn_accept(srv->base, kind == CONF_LISTEN_SUBMISSIONS ? srv->tls : NULL, fd, sa,
+	    &peer);
 	if (s->bev == NULL) {
-		if (kind != CONF_LISTEN_SUBMISSIONS)
-			close(fd);
 		free(s);
 		return;
 	}
+	str_copy(s->peer_ip, peer.ip, sizeof(s->peer_ip));
 	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
 	worker_session_begin(srv->worker);
+	nfrom = conn_counts_add(srv->per_ip, s->peer_ip);
 	bufferevent_setcb(s->bev, session_read, NULL, session_event, s);
 	smtpd_set_timeout(s, srv->conf->timeout_command);
 	log_info("session=%s event=connect listener=%s client=[%s] mynetwork=%d", s->id,
@@ -900,7 +878,7 @@ smtpd_session_start(struct smtpd_server *srv, int fd, struct sockaddr *sa, int s
 		session_end(s, "shutdown");
 		return;
 	}
-	if (!s->mynetwork && sessions_from(srv, s->peer_ip) > srv->conf->max_sessions_per_ip) {
+	if (!s->mynetwork && nfrom > srv->conf->max_sessions_per_ip) {
 		log_info("session=%s event=too-many-sessions client=[%s]", s->id, s->peer_ip);
 		smtpd_reply(s, "421 4.7.0 %s Error: too many connections from your address",
 		    srv->conf->hostname);
