@@ -34,16 +34,8 @@
  * Users: -u NAME for every client, or -u 'user%d@dom' -U K: client i is
  * user (i mod K) + 1. Loopback addresses only. Exit 2 on bad usage.
  */
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/types.h>
-
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -54,8 +46,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loadlib.h"
+
 #define RBUF_SIZE	65536
-#define MAX_ERRORS	10		/* error lines printed to stderr */
 #define MAX_CLIENTS	100000
 #define SETUP_THREADS	8		/* idle mode: connections opened in parallel */
 
@@ -64,7 +57,7 @@ static const char *const op_names[OP_COUNT] = { "store", "search", "body", "rang
 
 struct opts {
 	const char	*host;
-	int		 port;
+	const char	*port;
 	const char	*user;
 	const char	*pass;
 	int		 users;		/* 0: everyone is -u */
@@ -82,26 +75,17 @@ static struct opts	opt = {
 	.seed = 1, .timeout = 60,
 };
 
+static struct lb_addr	 server;
 static atomic_long	 n_cmds;	/* claimed in the timed phase */
-static atomic_int	 n_errors;
-static atomic_int	 n_printed;
 static pthread_barrier_t setup_barrier, start_barrier;
 static double		 t_start, t_end;
-static volatile sig_atomic_t stop_signal;
-
-struct lat {
-	float		*v;
-	size_t		 n, cap;
-};
 
 struct conn {
-	int		 fd;
+	struct lb_conn	 lc;
 	int		 dead;
 	int		 id;
 	unsigned	 tagn;
 	char		 tag[16];
-	char		 buf[RBUF_SIZE];
-	size_t		 start, end;
 	char		*resp;		/* one logical response, literals inline */
 	size_t		 rlen, rcap;
 	/* mailbox */
@@ -110,7 +94,7 @@ struct conn {
 	size_t		 nuids, uidcap;
 	/* stats */
 	uint64_t	 rng;
-	struct lat	 lat[OP_COUNT];
+	struct lb_lat	 lat[OP_COUNT];
 	double		 setup_ms;
 	char		 user[256];
 };
@@ -120,59 +104,19 @@ struct conn {
 static void	usage(void) __attribute__((noreturn));
 
 static void
-fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void
-fatal(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "imap-load: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static void
 report_error(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Counts an error; prints the first MAX_ERRORS. */
+/* Counts an error; prints the first LB_MAX_ERRORS. */
 static void
 report_error(struct conn *c, const char *fmt, ...)
 {
+	char text[512];
 	va_list ap;
 
-	atomic_fetch_add(&n_errors, 1);
-	if (atomic_fetch_add(&n_printed, 1) >= MAX_ERRORS)
-		return;
-	flockfile(stderr);
-	fprintf(stderr, "imap-load: client %d (%s): ", c->id, c->user);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	funlockfile(stderr);
-}
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-static void *
-xrealloc(void *p, size_t n)
-{
-	void *q = realloc(p, n);
-
-	if (q == NULL)
-		fatal("out of memory");
-	return q;
+	lb_error("client %d (%s): %s", c->id, c->user, text);
 }
 
 static uint64_t
@@ -192,117 +136,17 @@ rnd(struct conn *c, uint32_t n)
 	return (uint32_t)(splitmix(&c->rng) % n);
 }
 
-static void
-lat_add(struct lat *l, double ms)
-{
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 4096;
-		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
-	}
-	l->v[l->n++] = (float)ms;
-}
-
-static int
-cmp_float(const void *a, const void *b)
-{
-	float x = *(const float *)a, y = *(const float *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of a sorted array. */
-static double
-pct(const float *v, size_t n, double p)
-{
-	size_t rank;
-
-	if (n == 0)
-		return 0;
-	rank = (size_t)((p / 100.0) * (double)n + 0.999999);
-	if (rank < 1)
-		rank = 1;
-	if (rank > n)
-		rank = n;
-	return v[rank - 1];
-}
-
 /* ------------------------------------------------------------ network */
-
-static int
-connect_to(const char *host, int port)
-{
-	struct sockaddr_in sin;
-	struct timeval tv = { .tv_sec = opt.timeout };
-	int fd, one = 1;
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
-		fatal("bad address %s (IPv4 loopback only)", host);
-	if ((ntohl(sin.sin_addr.s_addr) >> 24) != 127)
-		fatal("refusing non-loopback address %s", host);
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
 
 static int
 send_all(struct conn *c, const char *data, size_t len)
 {
-	while (len > 0) {
-		ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			report_error(c, "write: %s", n == 0 ? "closed" : strerror(errno));
-			c->dead = 1;
-			return -1;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* More bytes into buf; -1 (and an error) on EOF, timeout or failure. */
-static int
-fill(struct conn *c)
-{
-	if (c->start == c->end)
-		c->start = c->end = 0;
-	else if (c->start > 0 && c->end == sizeof(c->buf)) {
-		memmove(c->buf, c->buf + c->start, c->end - c->start);
-		c->end -= c->start;
-		c->start = 0;
-	}
-	if (c->end == sizeof(c->buf)) {
-		report_error(c, "response line longer than %d bytes", RBUF_SIZE);
+	if (lb_write(&c->lc, data, len) == -1) {
+		report_error(c, "%s", c->lc.err);
 		c->dead = 1;
 		return -1;
 	}
-	for (;;) {
-		ssize_t n = read(c->fd, c->buf + c->end, sizeof(c->buf) - c->end);
-		if (n == -1 && errno == EINTR && !stop_signal)
-			continue;
-		if (n <= 0) {
-			report_error(c, "read: %s", n == 0 ? "connection closed" :
-			    errno == EAGAIN ? "timeout" : strerror(errno));
-			c->dead = 1;
-			return -1;
-		}
-		c->end += (size_t)n;
-		return 0;
-	}
+	return 0;
 }
 
 static void
@@ -311,7 +155,7 @@ resp_append(struct conn *c, const char *p, size_t n)
 	if (c->rlen + n + 1 > c->rcap) {
 		while (c->rlen + n + 1 > c->rcap)
 			c->rcap = c->rcap ? c->rcap * 2 : 65536;
-		c->resp = xrealloc(c->resp, c->rcap);
+		c->resp = lb_xrealloc(c->resp, c->rcap);
 	}
 	memcpy(c->resp + c->rlen, p, n);
 	c->rlen += n;
@@ -344,6 +188,15 @@ literal_at_end(const char *line, size_t len)
 	return n;
 }
 
+/* A failed read: reported, and the connection is not used again. */
+static int
+read_failed(struct conn *c)
+{
+	report_error(c, "%s", c->lc.err);
+	c->dead = 1;
+	return -1;
+}
+
 /*
  * One logical response into c->resp: a line, and when it ends with a
  * literal announcement, the literal's octets and the rest of the line, as
@@ -352,31 +205,27 @@ literal_at_end(const char *line, size_t len)
 static int
 read_response(struct conn *c)
 {
+	const char *p;
+	long n;
+
 	c->rlen = 0;
 	for (;;) {
-		char *nl;
-		while ((nl = memchr(c->buf + c->start, '\n', c->end - c->start)) == NULL)
-			if (fill(c) == -1)
-				return -1;
-		size_t len = (size_t)(nl - (c->buf + c->start)) + 1;
-		resp_append(c, c->buf + c->start, len);
-		c->start += len;
-		size_t body = len - 1;
-		const char *line = c->resp + c->rlen - len;
+		if ((n = lb_next_line(&c->lc, &p)) == -1)
+			return read_failed(c);
+		resp_append(c, p, (size_t)n);
+		size_t body = (size_t)n - 1;
+		const char *line = c->resp + c->rlen - (size_t)n;
 		if (body > 0 && line[body - 1] == '\r')
 			body--;
 		long long lit = literal_at_end(line, body);
 		if (lit < 0)
 			return 0;
 		while (lit > 0) {
-			if (c->start == c->end && fill(c) == -1)
-				return -1;
-			size_t take = c->end - c->start;
-			if ((long long)take > lit)
-				take = (size_t)lit;
-			resp_append(c, c->buf + c->start, take);
-			c->start += take;
-			lit -= (long long)take;
+			if ((n = lb_next_bytes(&c->lc, &p, lit > 65536 ? 65536 :
+			    (size_t)lit)) == -1)
+				return read_failed(c);
+			resp_append(c, p, (size_t)n);
+			lit -= n;
 		}
 	}
 }
@@ -395,7 +244,7 @@ sendf(struct conn *c, const char *fmt, ...)
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(line))
-		fatal("command too long");
+		lb_die("command too long");
 	return send_all(c, line, (size_t)n);
 }
 
@@ -570,7 +419,7 @@ command(struct conn *c, untagged_fn fn, void *arg, const char *fmt, ...)
 	n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
 	if ((size_t)n + 2 >= sizeof(line))
-		fatal("command too long");
+		lb_die("command too long");
 	memcpy(line + n, "\r\n", 2);
 	if (send_all(c, line, (size_t)n + 2) == -1)
 		return -1;
@@ -610,6 +459,7 @@ on_select(struct conn *c, void *arg)
 	char *end;
 	unsigned long n = strtoul(c->resp + 2, &end, 10);
 
+	(void)arg;
 	if (end != c->resp + 2 && strncasecmp(end, " EXISTS", 7) == 0)
 		c->exists = (uint32_t)n;
 }
@@ -640,7 +490,7 @@ on_fetch(struct conn *c, void *arg)
 	if (fx->collect && f.uid != 0) {
 		if (c->nuids == c->uidcap) {
 			c->uidcap = c->uidcap ? c->uidcap * 2 : 1024;
-			c->uids = xrealloc(c->uids, c->uidcap * sizeof(*c->uids));
+			c->uids = lb_xrealloc(c->uids, c->uidcap * sizeof(*c->uids));
 		}
 		c->uids[c->nuids++] = f.uid;
 		fx->fetches++;
@@ -679,9 +529,8 @@ user_name(char *out, size_t outlen, int i)
 static int
 open_session(struct conn *c)
 {
-	c->fd = connect_to(opt.host, opt.port);
-	if (c->fd == -1) {
-		report_error(c, "connect %s:%d: %s", opt.host, opt.port, strerror(errno));
+	if (lb_conn_open(&c->lc, &server, opt.timeout) == -1) {
+		report_error(c, "%s:%s: %s", opt.host, opt.port, c->lc.err);
 		c->dead = 1;
 		return -1;
 	}
@@ -704,9 +553,7 @@ close_session(struct conn *c)
 {
 	if (!c->dead)
 		command(c, NULL, NULL, "LOGOUT");
-	if (c->fd != -1)
-		close(c->fd);
-	c->fd = -1;
+	lb_conn_close(&c->lc);
 }
 
 /* ------------------------------------------------------------ load mode */
@@ -777,7 +624,7 @@ load_client(void *arg)
 {
 	struct conn *c = arg;
 	struct fetch_ctx fx = { .collect = 1 };
-	double t0 = now_ms();
+	double t0 = lb_now_ms();
 	int ok = 0;
 
 	if (open_session(c) == 0) {
@@ -791,11 +638,11 @@ load_client(void *arg)
 				ok = 1;
 		}
 	}
-	c->setup_ms = now_ms() - t0;
+	c->setup_ms = lb_now_ms() - t0;
 	pthread_barrier_wait(&setup_barrier);	/* everyone synced */
 	pthread_barrier_wait(&start_barrier);	/* t_end is set */
 	while (ok && !c->dead) {
-		double t = now_ms();
+		double t = lb_now_ms();
 		if (t >= t_end || atomic_fetch_add(&n_cmds, 1) >= opt.max_cmds)
 			break;
 		uint32_t x = rnd(c, 100);
@@ -804,106 +651,104 @@ load_client(void *arg)
 		if (r == -1)
 			break;
 		if (r == 0)
-			lat_add(&c->lat[op], now_ms() - t);
+			lb_lat_add(&c->lat[op], lb_now_ms() - t);
 	}
-	if (c->fd != -1)
+	if (c->lc.fd != -1)
 		close_session(c);
 	return NULL;
+}
+
+/* A new client i (in cs, not yet connected). */
+static void
+client_init(struct conn *c, int i)
+{
+	memset(c, 0, sizeof(*c));
+	lb_conn_init(&c->lc, RBUF_SIZE);
+	c->id = i;
+	user_name(c->user, sizeof(c->user), i);
+}
+
+static void
+client_free(struct conn *c)
+{
+	for (int o = 0; o < OP_COUNT; o++)
+		lb_lat_free(&c->lat[o]);
+	lb_conn_free(&c->lc);
+	free(c->uids);
+	free(c->resp);
 }
 
 static int
 run_load(void)
 {
-	struct conn **cs = calloc((size_t)opt.clients, sizeof(*cs));
-	pthread_t *th = calloc((size_t)opt.clients, sizeof(*th));
+	struct conn *cs = lb_xcalloc((size_t)opt.clients, sizeof(*cs));
+	struct lb_threads *th;
 	uint64_t seed = opt.seed;
 	double t_done, setup_max = 0;
-	struct lat all = { 0 }, per[OP_COUNT];
+	struct lb_lat all = { 0 }, per[OP_COUNT];
 	size_t counts[OP_COUNT] = { 0 };
 
-	if (cs == NULL || th == NULL)
-		fatal("out of memory");
 	memset(per, 0, sizeof(per));
 	if (pthread_barrier_init(&setup_barrier, NULL, (unsigned)opt.clients + 1) != 0 ||
 	    pthread_barrier_init(&start_barrier, NULL, (unsigned)opt.clients + 1) != 0)
-		fatal("pthread_barrier_init failed");
+		lb_die("pthread_barrier_init failed");
 	for (int i = 0; i < opt.clients; i++) {
-		cs[i] = calloc(1, sizeof(**cs));
-		if (cs[i] == NULL)
-			fatal("out of memory");
-		cs[i]->fd = -1;
-		cs[i]->id = i;
-		cs[i]->rng = splitmix(&seed) ^ (uint64_t)i;
-		user_name(cs[i]->user, sizeof(cs[i]->user), i);
-		if (pthread_create(&th[i], NULL, load_client, cs[i]) != 0)
-			fatal("pthread_create failed");
+		client_init(&cs[i], i);
+		cs[i].rng = splitmix(&seed) ^ (uint64_t)i;
 	}
+	th = lb_threads_start(opt.clients, load_client, cs, sizeof(*cs));
 	/* Everyone is logged in and synced; the clock starts now. */
 	pthread_barrier_wait(&setup_barrier);
-	t_start = now_ms();
+	t_start = lb_now_ms();
 	t_end = t_start + opt.duration * 1000.0;
 	pthread_barrier_wait(&start_barrier);
-	for (int i = 0; i < opt.clients; i++)
-		pthread_join(th[i], NULL);
-	t_done = now_ms();
+	lb_threads_join(th);
+	t_done = lb_now_ms();
 	for (int i = 0; i < opt.clients; i++) {
-		struct conn *c = cs[i];
+		struct conn *c = &cs[i];
 		if (c->setup_ms > setup_max)
 			setup_max = c->setup_ms;
 		for (int o = 0; o < OP_COUNT; o++) {
-			for (size_t k = 0; k < c->lat[o].n; k++) {
-				lat_add(&all, c->lat[o].v[k]);
-				lat_add(&per[o], c->lat[o].v[k]);
-			}
+			lb_lat_merge(&all, &c->lat[o]);
+			lb_lat_merge(&per[o], &c->lat[o]);
 			counts[o] += c->lat[o].n;
 		}
 	}
 	double secs = (t_done - t_start) / 1000.0;
-	qsort(all.v, all.n, sizeof(*all.v), cmp_float);
+	lb_lat_sort(&all);
 	printf("mode=load clients=%d users=%d secs=%.2f cmds=%zu rate=%.1f", opt.clients,
 	    opt.users ? opt.users : 1, secs, all.n, secs > 0 ? (double)all.n / secs : 0.0);
 	for (int o = 0; o < OP_COUNT; o++)
 		printf(" %s=%zu", op_names[o], counts[o]);
 	printf(" p50_ms=%.3f p99_ms=%.3f max_ms=%.3f errors=%d msgs=%u setup_ms=%.1f",
-	    pct(all.v, all.n, 50), pct(all.v, all.n, 99), all.n ? (double)all.v[all.n - 1] : 0.0,
-	    atomic_load(&n_errors), cs[0]->exists, setup_max);
+	    lb_lat_pct(&all, 50), lb_lat_pct(&all, 99), lb_lat_max(&all),
+	    lb_error_count(), cs[0].exists, setup_max);
 	for (int o = 0; o < OP_COUNT; o++) {
-		qsort(per[o].v, per[o].n, sizeof(*per[o].v), cmp_float);
-		printf(" %s_p50_ms=%.3f %s_p99_ms=%.3f", op_names[o], pct(per[o].v, per[o].n, 50),
-		    op_names[o], pct(per[o].v, per[o].n, 99));
-		free(per[o].v);
+		lb_lat_sort(&per[o]);
+		printf(" %s_p50_ms=%.3f %s_p99_ms=%.3f", op_names[o], lb_lat_pct(&per[o], 50),
+		    op_names[o], lb_lat_pct(&per[o], 99));
+		lb_lat_free(&per[o]);
 	}
 	printf("\n");
 	fflush(stdout);
-	for (int i = 0; i < opt.clients; i++) {
-		for (int o = 0; o < OP_COUNT; o++)
-			free(cs[i]->lat[o].v);
-		free(cs[i]->uids);
-		free(cs[i]->resp);
-		free(cs[i]);
-	}
-	free(all.v);
+	int failed = lb_error_count() > 0 || all.n == 0;
+	for (int i = 0; i < opt.clients; i++)
+		client_free(&cs[i]);
+	lb_lat_free(&all);
 	free(cs);
-	free(th);
 	pthread_barrier_destroy(&setup_barrier);
 	pthread_barrier_destroy(&start_barrier);
-	return atomic_load(&n_errors) > 0 || all.n == 0;
+	return failed;
 }
 
 /* ------------------------------------------------------------ idle mode */
 
 struct idle_slice {
-	struct conn	**cs;
+	struct conn	 *cs;
 	int		  from, step, n;
 	int		  phase;	/* 0: set up, 1: tear down */
 	atomic_int	 *ready;
 };
-
-static void
-on_signal(int sig)
-{
-	stop_signal = sig;
-}
 
 static void *
 idle_worker(void *arg)
@@ -911,7 +756,7 @@ idle_worker(void *arg)
 	struct idle_slice *s = arg;
 
 	for (int i = s->from; i < s->n; i += s->step) {
-		struct conn *c = s->cs[i];
+		struct conn *c = &s->cs[i];
 		if (s->phase == 0) {
 			if (open_session(c) == -1)
 				continue;
@@ -933,7 +778,7 @@ idle_worker(void *arg)
 				}
 			}
 		} else {
-			if (c->dead || c->fd == -1)
+			if (c->dead || c->lc.fd == -1)
 				continue;
 			size_t tlen = strlen(c->tag);
 			if (sendf(c, "DONE\r\n") == -1)
@@ -957,63 +802,44 @@ idle_worker(void *arg)
 }
 
 static void
-idle_phase(struct conn **cs, int n, int phase, atomic_int *ready)
+idle_phase(struct conn *cs, int n, int phase, atomic_int *ready)
 {
 	int nth = n < SETUP_THREADS ? n : SETUP_THREADS;
-	pthread_t th[SETUP_THREADS];
 	struct idle_slice sl[SETUP_THREADS];
 
-	for (int t = 0; t < nth; t++) {
-		sl[t] = (struct idle_slice){ cs, t, nth, n, phase, ready };
-		if (pthread_create(&th[t], NULL, idle_worker, &sl[t]) != 0)
-			fatal("pthread_create failed");
-	}
 	for (int t = 0; t < nth; t++)
-		pthread_join(th[t], NULL);
+		sl[t] = (struct idle_slice){ cs, t, nth, n, phase, ready };
+	lb_threads_run(nth, idle_worker, sl, sizeof(sl[0]));
 }
 
 static int
 run_idle(void)
 {
 	int n = opt.idle;
-	struct conn **cs = calloc((size_t)n, sizeof(*cs));
+	struct conn *cs = lb_xcalloc((size_t)n, sizeof(*cs));
 	atomic_int ready = 0;
-	struct sigaction sa;
 	double t0, t1, held;
 
-	if (cs == NULL)
-		fatal("out of memory");
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	for (int i = 0; i < n; i++) {
-		cs[i] = calloc(1, sizeof(**cs));
-		if (cs[i] == NULL)
-			fatal("out of memory");
-		cs[i]->fd = -1;
-		cs[i]->id = i;
-		user_name(cs[i]->user, sizeof(cs[i]->user), i);
-	}
-	t0 = now_ms();
+	lb_catch_stop_signals();
+	for (int i = 0; i < n; i++)
+		client_init(&cs[i], i);
+	t0 = lb_now_ms();
 	idle_phase(cs, n, 0, &ready);
-	t1 = now_ms();
+	t1 = lb_now_ms();
 	printf("ready %d\n", atomic_load(&ready));
 	fflush(stdout);
 	/* Hold: until -H seconds have passed or a signal came. */
-	while (!stop_signal && (opt.hold <= 0 || now_ms() - t1 < opt.hold * 1000.0))
+	while (!lb_stop && (opt.hold <= 0 || lb_now_ms() - t1 < opt.hold * 1000.0))
 		usleep(100000);
-	held = (now_ms() - t1) / 1000.0;
+	held = (lb_now_ms() - t1) / 1000.0;
 	idle_phase(cs, n, 1, &ready);
 	printf("mode=idle conns=%d ready=%d setup_ms=%.1f held_s=%.1f errors=%d\n", n,
-	    atomic_load(&ready), t1 - t0, held, atomic_load(&n_errors));
+	    atomic_load(&ready), t1 - t0, held, lb_error_count());
 	fflush(stdout);
-	for (int i = 0; i < n; i++) {
-		free(cs[i]->resp);
-		free(cs[i]);
-	}
+	for (int i = 0; i < n; i++)
+		client_free(&cs[i]);
 	free(cs);
-	return atomic_load(&n_errors) > 0;
+	return lb_error_count() > 0;
 }
 
 /* ------------------------------------------------------------ main */
@@ -1032,12 +858,9 @@ usage(void)
 static long
 num_arg(const char *s, long lo, long hi)
 {
-	char *end;
 	long v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+	if (lb_strtol(s, lo, hi, &v) == -1)
 		usage();
 	return v;
 }
@@ -1045,6 +868,7 @@ num_arg(const char *s, long lo, long hi)
 int
 main(int argc, char **argv)
 {
+	lb_init("imap-load");
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (i + 1 >= argc || a[0] != '-' || a[1] == '\0' || a[2] != '\0')
@@ -1052,7 +876,7 @@ main(int argc, char **argv)
 		const char *v = argv[++i];
 		switch (a[1]) {
 		case 'h': opt.host = v; break;
-		case 'p': opt.port = (int)num_arg(v, 1, 65535); break;
+		case 'p': (void)num_arg(v, 1, 65535); opt.port = v; break;
 		case 'u': opt.user = v; break;
 		case 'U': opt.users = (int)num_arg(v, 1, MAX_CLIENTS); break;
 		case 'w': opt.pass = v; break;
@@ -1066,13 +890,13 @@ main(int argc, char **argv)
 		default: usage();
 		}
 	}
-	if (opt.port == 0 || opt.user == NULL || opt.pass == NULL)
+	if (opt.port == NULL || opt.user == NULL || opt.pass == NULL)
 		usage();
 	if (opt.users > 0 && strstr(opt.user, "%d") == NULL)
 		usage();
 	if (strpbrk(opt.user, "\"\\\r\n") != NULL || strpbrk(opt.pass, "\"\\\r\n") != NULL)
-		fatal("user and password must not contain quotes, backslashes or line ends");
-	signal(SIGPIPE, SIG_IGN);
+		lb_die("user and password must not contain quotes, backslashes or line ends");
+	lb_resolve_or_exit(opt.host, opt.port, &server);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	return opt.idle > 0 ? run_idle() : run_load();
 }

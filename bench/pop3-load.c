@@ -12,70 +12,35 @@
  * up to the LIST sizes). Loopback addresses only. Exit 1 on a protocol or
  * network error, 2 on bad usage.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "loadlib.h"
 
 #define RBUF_SIZE	(256 * 1024)
 #define LINE_MAX_LEN	8192
 
-struct conn {
-	int	fd;
-	char	buf[RBUF_SIZE];
-	size_t	start, end;
-};
-
-static void	die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void
-die(const char *fmt, ...)
+/* The next line (CRLF stripped) into out; its length. */
+static size_t
+read_line(struct lb_conn *c, char *out, size_t outlen)
 {
-	va_list ap;
+	long len = lb_read_line(c, out, outlen);
 
-	fprintf(stderr, "pop3-load: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+	if (len == -1)
+		lb_die("%s", c->err);
+	if ((size_t)len >= outlen)
+		lb_die("line too long");
+	return (size_t)len;
 }
 
 static void
-send_all(struct conn *c, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(c->fd, data, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			die("write: %s", strerror(errno));
-		data += n;
-		len -= (size_t)n;
-	}
-}
+sendf(struct lb_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
-sendf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-sendf(struct conn *c, const char *fmt, ...)
+sendf(struct lb_conn *c, const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;
@@ -85,57 +50,24 @@ sendf(struct conn *c, const char *fmt, ...)
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(line))
-		die("command too long");
-	send_all(c, line, (size_t)n);
-}
-
-/* The next line (CRLF stripped) into out; its length. */
-static size_t
-read_line(struct conn *c, char *out, size_t outlen)
-{
-	for (;;) {
-		char *nl = memchr(c->buf + c->start, '\n', c->end - c->start);
-		if (nl != NULL) {
-			size_t len = (size_t)(nl - (c->buf + c->start));
-			size_t copy = len;
-			if (copy > 0 && c->buf[c->start + copy - 1] == '\r')
-				copy--;
-			if (copy >= outlen)
-				die("line too long");
-			memcpy(out, c->buf + c->start, copy);
-			out[copy] = '\0';
-			c->start += len + 1;
-			return copy;
-		}
-		if (c->start > 0) {
-			memmove(c->buf, c->buf + c->start, c->end - c->start);
-			c->end -= c->start;
-			c->start = 0;
-		}
-		if (c->end == sizeof(c->buf))
-			die("line too long");
-		ssize_t n = read(c->fd, c->buf + c->end, sizeof(c->buf) - c->end);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			die("connection closed (%s)", n == 0 ? "eof" : strerror(errno));
-		c->end += (size_t)n;
-	}
+		lb_die("command too long");
+	if (lb_write(c, line, (size_t)n) == -1)
+		lb_die("%s", c->err);
 }
 
 static void
-expect_ok(struct conn *c, const char *what)
+expect_ok(struct lb_conn *c, const char *what)
 {
 	char line[LINE_MAX_LEN];
 
 	read_line(c, line, sizeof(line));
 	if (strncmp(line, "+OK", 3) != 0)
-		die("%s: %s", what, line);
+		lb_die("%s: %s", what, line);
 }
 
 /* A multi-line body; returns its octets (line ends counted as CRLF), calls fn per line. */
 static uint64_t
-read_multi(struct conn *c, void (*fn)(void *arg, const char *line), void *arg,
+read_multi(struct lb_conn *c, void (*fn)(void *arg, const char *line), void *arg,
     size_t *nlines)
 {
 	char line[LINE_MAX_LEN];
@@ -169,35 +101,12 @@ list_line(void *arg, const char *line)
 	unsigned long long size;
 
 	if (sscanf(line, "%lu %llu", &num, &size) != 2)
-		die("bad LIST line: %s", line);
-	s->v = realloc(s->v, (s->n + 1) * sizeof(*s->v));
-	if (s->v == NULL)
-		die("out of memory");
+		lb_die("bad LIST line: %s", line);
+	s->v = lb_xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
 	s->v[s->n++] = size;
 }
 
-static int
-connect_to(const char *host, int port)
-{
-	struct sockaddr_in sin;
-	int fd, one = 1;
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
-		die("bad address %s (IPv4 loopback only)", host);
-	if ((ntohl(sin.sin_addr.s_addr) >> 24) != 127)
-		die("refusing non-loopback address %s", host);
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
-		die("socket: %s", strerror(errno));
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
-		die("connect %s:%d: %s", host, port, strerror(errno));
-	return fd;
-}
-
-static void
+static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: pop3-load -h 127.0.0.1 -p port -u user -w password "
@@ -208,50 +117,59 @@ usage(void)
 int
 main(int argc, char **argv)
 {
-	const char *host = "127.0.0.1", *user = NULL, *pass = NULL;
-	int port = 0, depth = 1;
-	struct conn *c = calloc(1, sizeof(*c));
+	const char *host = "127.0.0.1", *port = NULL, *user = NULL, *pass = NULL;
+	int depth = 1;
+	struct lb_conn conn, *c = &conn;
+	struct lb_addr addr;
 	struct sizes sizes = { NULL, 0 };
 	double t0, t1, t2, t3;
 	uint64_t bytes = 0, want = 0;
 	size_t nl;
+	long v;
 
+	lb_init("pop3-load");
 	for (int i = 1; i < argc; i++) {
 		if (i + 1 >= argc)
 			usage();
 		if (strcmp(argv[i], "-h") == 0)
 			host = argv[++i];
 		else if (strcmp(argv[i], "-p") == 0)
-			port = atoi(argv[++i]);
+			port = argv[++i];
 		else if (strcmp(argv[i], "-u") == 0)
 			user = argv[++i];
 		else if (strcmp(argv[i], "-w") == 0)
 			pass = argv[++i];
-		else if (strcmp(argv[i], "--pipeline") == 0)
-			depth = atoi(argv[++i]);
-		else
+		else if (strcmp(argv[i], "--pipeline") == 0) {
+			if (lb_strtol(argv[++i], 1, 1000000, &v) == -1)
+				usage();
+			depth = (int)v;
+		} else
 			usage();
 	}
-	if (c == NULL || port <= 0 || user == NULL || pass == NULL || depth < 1)
+	if (port == NULL || lb_strtol(port, 1, 65535, &v) == -1 || user == NULL ||
+	    pass == NULL)
 		usage();
-	c->fd = connect_to(host, port);
+	lb_resolve_or_exit(host, port, &addr);
+	lb_conn_init(c, RBUF_SIZE);
+	if (lb_conn_open(c, &addr, 0) == -1)
+		lb_die("%s:%s: %s", host, port, c->err);
 	expect_ok(c, "greeting");
 	sendf(c, "USER %s\r\n", user);
 	expect_ok(c, "USER");
 	sendf(c, "PASS %s\r\n", pass);
 	expect_ok(c, "PASS");
 
-	t0 = now_ms();
+	t0 = lb_now_ms();
 	sendf(c, "LIST\r\n");
 	expect_ok(c, "LIST");
 	read_multi(c, list_line, &sizes, &nl);
-	t1 = now_ms();
+	t1 = lb_now_ms();
 	sendf(c, "UIDL\r\n");
 	expect_ok(c, "UIDL");
 	read_multi(c, NULL, NULL, &nl);
 	if (nl != sizes.n)
-		die("UIDL listed %zu, LIST %zu", nl, sizes.n);
-	t2 = now_ms();
+		lb_die("UIDL listed %zu, LIST %zu", nl, sizes.n);
+	t2 = lb_now_ms();
 	size_t sent = 0, done = 0;
 	while (done < sizes.n) {
 		while (sent < sizes.n && sent - done < (size_t)depth)
@@ -261,17 +179,16 @@ main(int argc, char **argv)
 		want += sizes.v[done];
 		done++;
 	}
-	t3 = now_ms();
+	t3 = lb_now_ms();
 	sendf(c, "QUIT\r\n");
 	expect_ok(c, "QUIT");
-	close(c->fd);
+	lb_conn_free(c);
 	if (bytes != want)
-		die("RETR octets %llu, LIST said %llu", (unsigned long long)bytes,
+		lb_die("RETR octets %llu, LIST said %llu", (unsigned long long)bytes,
 		    (unsigned long long)want);
 	printf("msgs=%zu bytes=%llu list_ms=%.2f uidl_ms=%.2f retr_ms=%.2f total_ms=%.2f "
 	    "pipeline=%d\n", sizes.n, (unsigned long long)bytes, t1 - t0, t2 - t1, t3 - t2,
 	    t3 - t0, depth);
 	free(sizes.v);
-	free(c);
 	return 0;
 }

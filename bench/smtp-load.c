@@ -13,32 +13,23 @@
  * sending MAIL to reading the reply to the final dot. Exit status is 0 only
  * when every message got a 2xx reply after its data.
  */
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/types.h>
-
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "loadlib.h"
+
 #define MAX_CONC	1000
 #define MAX_RCPTS	1000
-#define MAX_ERRORS	10	/* error lines printed to stderr */
 #define REPLY_MAX	512	/* kept text of the last reply line */
+#define RBUF_SIZE	16384	/* read buffer per session */
 #define FILLER_LEN	76	/* characters per filler line, before CRLF */
 #define CONNECT_TRIES	3	/* consecutive failed connects before a session gives up */
 
@@ -57,25 +48,20 @@ struct opts {
 };
 
 static struct opts	 opt;
-static struct addrinfo	*server_ai;
-static atomic_long	 next_seq;
+static struct lb_addr	 server;
+static struct lb_work	 work;
 static atomic_long	 n_ok;
-static atomic_long	 n_fail;
-static atomic_int	 n_errors;
-static double		*latency_ms;	/* per message; < 0 when it failed */
 static time_t		 start_wall;
 
 struct session {
-	int	 fd;
-	int	 id;
-	int	 pipelining;		/* server offered it and -P asked for it */
-	char	 rbuf[16384];
-	size_t	 rlen;
-	size_t	 roff;
-	char	 reply[REPLY_MAX];	/* last reply line, for error messages */
-	char	*out;			/* commands or message on the wire */
-	size_t	 outlen;
-	size_t	 outcap;
+	struct lb_conn	 conn;
+	int		 id;
+	int		 pipelining;		/* server offered it and -P asked for it */
+	char		 reply[REPLY_MAX];	/* last reply line, or what failed */
+	char		*out;			/* commands or message on the wire */
+	size_t		 outlen;
+	size_t		 outcap;
+	struct lb_lat	 lat;			/* per message that succeeded */
 };
 
 static void __attribute__((noreturn))
@@ -88,120 +74,18 @@ usage(void)
 	exit(2);
 }
 
-static void __attribute__((format(printf, 1, 2)))
-report_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (atomic_fetch_add(&n_errors, 1) >= MAX_ERRORS)
-		return;
-	va_start(ap, fmt);
-	fputs("smtp-load: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-static long
-parse_long(const char *s, long min, long max, const char *what)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
-		fprintf(stderr, "smtp-load: bad %s '%s' (%ld..%ld)\n", what, s,
-		    min, max);
-		exit(2);
-	}
-	return v;
-}
-
-static void
-parse_rcpts(char *list)
-{
-	char *p, *save = NULL;
-
-	for (p = strtok_r(list, ",", &save); p != NULL;
-	    p = strtok_r(NULL, ",", &save)) {
-		if (*p == '\0')
-			continue;
-		if (opt.nrcpts == MAX_RCPTS) {
-			fprintf(stderr, "smtp-load: more than %d recipients\n",
-			    MAX_RCPTS);
-			exit(2);
-		}
-		opt.rcpts[opt.nrcpts++] = p;
-	}
-}
-
-/* Only loopback addresses: this tool must never load someone else's server. */
-static int
-is_loopback(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
-		const uint8_t *b = sin6->sin6_addr.s6_addr;
-		if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
-			return 1;
-		return IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) && b[12] == 127;
-	}
-	return 0;
-}
-
-static void
-resolve_server(void)
-{
-	struct addrinfo hints;
-	int rc;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	rc = getaddrinfo(opt.host, opt.port, &hints, &server_ai);
-	if (rc != 0) {
-		fprintf(stderr, "smtp-load: %s:%s: %s\n", opt.host, opt.port,
-		    gai_strerror(rc));
-		exit(2);
-	}
-	if (!is_loopback(server_ai->ai_addr)) {
-		fprintf(stderr, "smtp-load: %s is not a loopback address\n",
-		    opt.host);
-		exit(2);
-	}
-}
-
 /* Output buffer: grows as needed; a failed allocation ends the program. */
 static void
 out_reserve(struct session *s, size_t more)
 {
 	size_t cap;
-	char *p;
 
 	if (s->outlen + more <= s->outcap)
 		return;
 	cap = s->outcap == 0 ? 8192 : s->outcap;
 	while (cap < s->outlen + more)
 		cap *= 2;
-	if ((p = realloc(s->out, cap)) == NULL) {
-		perror("smtp-load: realloc");
-		exit(1);
-	}
-	s->out = p;
+	s->out = lb_xrealloc(s->out, cap);
 	s->outcap = cap;
 }
 
@@ -222,10 +106,8 @@ out_printf(struct session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n < 0) {
-		fputs("smtp-load: vsnprintf failed\n", stderr);
-		exit(1);
-	}
+	if (n < 0)
+		lb_die("vsnprintf failed");
 	out_reserve(s, (size_t)n + 1);
 	va_start(ap, fmt);
 	vsnprintf(s->out + s->outlen, (size_t)n + 1, fmt, ap);
@@ -236,30 +118,19 @@ out_printf(struct session *s, const char *fmt, ...)
 static void
 session_close(struct session *s)
 {
-	if (s->fd != -1)
-		close(s->fd);
-	s->fd = -1;
-	s->rlen = s->roff = 0;
+	lb_conn_close(&s->conn);
 }
 
 static int
 send_out(struct session *s)
 {
-	size_t off = 0;
-	ssize_t n;
+	size_t len = s->outlen;
 
-	while (off < s->outlen) {
-		n = send(s->fd, s->out + off, s->outlen - off, MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			snprintf(s->reply, sizeof(s->reply), "send: %s",
-			    n == 0 ? "closed" : strerror(errno));
-			return -1;
-		}
-		off += (size_t)n;
-	}
 	s->outlen = 0;
+	if (lb_write(&s->conn, s->out, len) == -1) {
+		snprintf(s->reply, sizeof(s->reply), "%s", s->conn.err);
+		return -1;
+	}
 	return 0;
 }
 
@@ -267,44 +138,11 @@ send_out(struct session *s)
 static int
 read_line(struct session *s)
 {
-	size_t i, len;
-	ssize_t n;
-
-	for (;;) {
-		for (i = s->roff; i < s->rlen; i++) {
-			if (s->rbuf[i] != '\n')
-				continue;
-			len = i - s->roff;
-			if (len > 0 && s->rbuf[i - 1] == '\r')
-				len--;
-			if (len >= sizeof(s->reply))
-				len = sizeof(s->reply) - 1;
-			memcpy(s->reply, s->rbuf + s->roff, len);
-			s->reply[len] = '\0';
-			s->roff = i + 1;
-			return 0;
-		}
-		if (s->roff > 0) {
-			memmove(s->rbuf, s->rbuf + s->roff, s->rlen - s->roff);
-			s->rlen -= s->roff;
-			s->roff = 0;
-		}
-		if (s->rlen == sizeof(s->rbuf)) {
-			snprintf(s->reply, sizeof(s->reply), "reply line too long");
-			return -1;
-		}
-		n = recv(s->fd, s->rbuf + s->rlen, sizeof(s->rbuf) - s->rlen, 0);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			snprintf(s->reply, sizeof(s->reply), "recv: %s",
-			    n == 0 ? "connection closed" :
-			    (errno == EAGAIN || errno == EWOULDBLOCK) ?
-			    "timeout" : strerror(errno));
-			return -1;
-		}
-		s->rlen += (size_t)n;
+	if (lb_read_line(&s->conn, s->reply, sizeof(s->reply)) == -1) {
+		snprintf(s->reply, sizeof(s->reply), "%s", s->conn.err);
+		return -1;
 	}
+	return 0;
 }
 
 /*
@@ -339,29 +177,10 @@ read_reply(struct session *s, int *pipe_ok)
 static int
 session_open(struct session *s)
 {
-	struct timeval tv;
-	int one = 1, offered = 0, code;
+	int offered = 0, code;
 
-	s->fd = socket(server_ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s->fd == -1) {
-		snprintf(s->reply, sizeof(s->reply), "socket: %s", strerror(errno));
-		return -1;
-	}
-	tv.tv_sec = opt.timeout;
-	tv.tv_usec = 0;
-	/* Linux bounds connect() by the send timeout too. */
-	if (setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
-	    setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1 ||
-	    setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1) {
-		snprintf(s->reply, sizeof(s->reply), "setsockopt: %s",
-		    strerror(errno));
-		session_close(s);
-		return -1;
-	}
-	if (connect(s->fd, server_ai->ai_addr, server_ai->ai_addrlen) == -1) {
-		snprintf(s->reply, sizeof(s->reply), "connect: %s",
-		    strerror(errno));
-		session_close(s);
+	if (lb_conn_open(&s->conn, &server, opt.timeout) == -1) {
+		snprintf(s->reply, sizeof(s->reply), "%s", s->conn.err);
 		return -1;
 	}
 	if ((code = read_reply(s, NULL)) != 220)
@@ -379,7 +198,7 @@ fail:
 static void
 session_quit(struct session *s)
 {
-	if (s->fd == -1)
+	if (s->conn.fd == -1)
 		return;
 	out_printf(s, "QUIT\r\n");
 	if (send_out(s) == 0)
@@ -459,7 +278,7 @@ send_one(struct session *s, long seq, double *ms)
 	double t0;
 	int code, r, accepted = 0, mail_ok;
 
-	t0 = now_ms();
+	t0 = lb_now_ms();
 	out_printf(s, "MAIL FROM:<%s>\r\n", opt.from);
 	if (!s->pipelining) {
 		if (send_out(s) == -1 || (code = read_reply(s, NULL)) == -1)
@@ -474,7 +293,7 @@ send_one(struct session *s, long seq, double *ms)
 			if (code / 100 == 2)
 				accepted++;
 			else
-				report_error("message %ld: RCPT <%s>: %s", seq,
+				lb_error("message %ld: RCPT <%s>: %s", seq,
 				    rcpt_of(seq, r), s->reply);
 		}
 		if (accepted == 0)
@@ -493,14 +312,14 @@ send_one(struct session *s, long seq, double *ms)
 			goto io_fail;
 		mail_ok = code / 100 == 2;
 		if (!mail_ok)
-			report_error("message %ld: MAIL: %s", seq, s->reply);
+			lb_error("message %ld: MAIL: %s", seq, s->reply);
 		for (r = 0; r < opt.rcpt_per_msg; r++) {
 			if ((code = read_reply(s, NULL)) == -1)
 				goto io_fail;
 			if (code / 100 == 2)
 				accepted++;
 			else if (mail_ok)
-				report_error("message %ld: RCPT <%s>: %s", seq,
+				lb_error("message %ld: RCPT <%s>: %s", seq,
 				    rcpt_of(seq, r), s->reply);
 		}
 		if ((code = read_reply(s, NULL)) == -1)
@@ -515,7 +334,7 @@ send_one(struct session *s, long seq, double *ms)
 			out_printf(s, ".\r\n");
 			if (send_out(s) == -1 || read_reply(s, NULL) == -1)
 				goto io_fail;
-			report_error("message %ld: 354 without recipients", seq);
+			lb_error("message %ld: 354 without recipients", seq);
 			return -1;
 		}
 	}
@@ -523,19 +342,19 @@ send_one(struct session *s, long seq, double *ms)
 	if (send_out(s) == -1 || (code = read_reply(s, NULL)) == -1)
 		goto io_fail;
 	if (code / 100 != 2) {
-		report_error("message %ld: after data: %s", seq, s->reply);
+		lb_error("message %ld: after data: %s", seq, s->reply);
 		return -1;
 	}
-	*ms = now_ms() - t0;
+	*ms = lb_now_ms() - t0;
 	return 0;
 refused:
-	report_error("message %ld: %s", seq, s->reply);
+	lb_error("message %ld: %s", seq, s->reply);
 refused_quiet:
 	session_reset(s);
 	return -1;
 io_fail:
 	s->outlen = 0;
-	report_error("message %ld: session %d: %s", seq, s->id, s->reply);
+	lb_error("message %ld: session %d: %s", seq, s->id, s->reply);
 	session_close(s);
 	return -1;
 }
@@ -548,48 +367,22 @@ session_main(void *arg)
 	double ms;
 	int connect_fails = 0;
 
-	while ((seq = atomic_fetch_add(&next_seq, 1)) < opt.nmsgs) {
-		if (s->fd == -1 && session_open(s) == -1) {
-			report_error("message %ld: session %d: %s", seq, s->id,
+	while ((seq = lb_work_next(&work)) != -1) {
+		if (s->conn.fd == -1 && session_open(s) == -1) {
+			lb_error("message %ld: session %d: %s", seq, s->id,
 			    s->reply);
-			atomic_fetch_add(&n_fail, 1);
 			if (++connect_fails >= CONNECT_TRIES)
 				break;
 			continue;
 		}
 		connect_fails = 0;
 		if (send_one(s, seq, &ms) == 0) {
-			latency_ms[seq] = ms;
+			lb_lat_add(&s->lat, ms);
 			atomic_fetch_add(&n_ok, 1);
-		} else
-			atomic_fetch_add(&n_fail, 1);
+		}
 	}
 	session_quit(s);
 	return NULL;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of a sorted array. */
-static double
-percentile(const double *v, long n, double p)
-{
-	long rank;
-
-	if (n == 0)
-		return 0.0;
-	rank = (long)((p / 100.0) * (double)n + 0.999999);
-	if (rank < 1)
-		rank = 1;
-	if (rank > n)
-		rank = n;
-	return v[rank - 1];
 }
 
 static void
@@ -620,28 +413,30 @@ parse_args(int argc, char **argv)
 			opt.port = optarg;
 			break;
 		case 'n':
-			opt.nmsgs = parse_long(optarg, 1, 100000000, "messages");
+			opt.nmsgs = lb_parse_long(optarg, 1, 100000000,
+			    "messages");
 			break;
 		case 'c':
-			opt.conc = (int)parse_long(optarg, 1, MAX_CONC,
+			opt.conc = (int)lb_parse_long(optarg, 1, MAX_CONC,
 			    "concurrency");
 			break;
 		case 's':
-			opt.size = (size_t)parse_long(optarg, 0, 1L << 30,
+			opt.size = (size_t)lb_parse_long(optarg, 0, 1L << 30,
 			    "size");
 			break;
 		case 'f':
 			opt.from = optarg;
 			break;
 		case 'r':
-			parse_rcpts(optarg);
+			lb_split_list(optarg, opt.rcpts, MAX_RCPTS, &opt.nrcpts,
+			    "recipients");
 			break;
 		case 'R':
-			opt.rcpt_per_msg = (int)parse_long(optarg, 1, MAX_RCPTS,
-			    "recipients per message");
+			opt.rcpt_per_msg = (int)lb_parse_long(optarg, 1,
+			    MAX_RCPTS, "recipients per message");
 			break;
 		case 't':
-			opt.timeout = (int)parse_long(optarg, 1, 3600,
+			opt.timeout = (int)lb_parse_long(optarg, 1, 3600,
 			    "timeout");
 			break;
 		case 'P':
@@ -661,67 +456,50 @@ int
 main(int argc, char **argv)
 {
 	struct session *sessions;
-	pthread_t *threads;
-	double t0, secs, *ok_lat;
-	long i, n, ok, fail;
-	int c, rc;
+	struct lb_lat lat = { 0 };
+	double t0, secs;
+	long ok, fail;
+	int c;
 
+	lb_init("smtp-load");
 	parse_args(argc, argv);
-	signal(SIGPIPE, SIG_IGN);
-	resolve_server();
+	lb_resolve_or_exit(opt.host, opt.port, &server);
+	lb_work_init(&work, opt.nmsgs);
 	start_wall = time(NULL);
 
-	latency_ms = calloc((size_t)opt.nmsgs, sizeof(*latency_ms));
-	sessions = calloc((size_t)opt.conc, sizeof(*sessions));
-	threads = calloc((size_t)opt.conc, sizeof(*threads));
-	if (latency_ms == NULL || sessions == NULL || threads == NULL) {
-		perror("smtp-load: calloc");
-		return 1;
-	}
-	for (i = 0; i < opt.nmsgs; i++)
-		latency_ms[i] = -1.0;
-
-	t0 = now_ms();
+	sessions = lb_xcalloc((size_t)opt.conc, sizeof(*sessions));
 	for (c = 0; c < opt.conc; c++) {
-		sessions[c].fd = -1;
+		lb_conn_init(&sessions[c].conn, RBUF_SIZE);
 		sessions[c].id = c;
-		rc = pthread_create(&threads[c], NULL, session_main, &sessions[c]);
-		if (rc != 0) {
-			fprintf(stderr, "smtp-load: pthread_create: %s\n",
-			    strerror(rc));
-			return 1;
-		}
 	}
-	for (c = 0; c < opt.conc; c++)
-		pthread_join(threads[c], NULL);
-	secs = (now_ms() - t0) / 1000.0;
+
+	t0 = lb_now_ms();
+	lb_threads_run(opt.conc, session_main, sessions, sizeof(*sessions));
+	secs = (lb_now_ms() - t0) / 1000.0;
 
 	/* Messages nobody claimed (every session gave up) count as failed. */
 	ok = atomic_load(&n_ok);
 	fail = opt.nmsgs - ok;
-	ok_lat = latency_ms;
-	for (i = 0, n = 0; i < opt.nmsgs; i++)
-		if (latency_ms[i] >= 0.0)
-			ok_lat[n++] = latency_ms[i];
-	qsort(ok_lat, (size_t)n, sizeof(*ok_lat), cmp_double);
+	for (c = 0; c < opt.conc; c++)
+		lb_lat_merge(&lat, &sessions[c].lat);
+	lb_lat_sort(&lat);
 
 	printf("msgs=%ld ok=%ld fail=%ld secs=%.3f rate=%.1f "
 	    "p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f "
 	    "conc=%d size=%zu rcpts=%d pipelining=%d\n",
 	    opt.nmsgs, ok, fail, secs, secs > 0 ? (double)ok / secs : 0.0,
-	    percentile(ok_lat, n, 50), percentile(ok_lat, n, 90),
-	    percentile(ok_lat, n, 99), n > 0 ? ok_lat[n - 1] : 0.0,
-	    opt.conc, opt.size, opt.rcpt_per_msg, opt.pipelining);
+	    lb_lat_pct(&lat, 50), lb_lat_pct(&lat, 90), lb_lat_pct(&lat, 99),
+	    lb_lat_max(&lat), opt.conc, opt.size, opt.rcpt_per_msg,
+	    opt.pipelining);
 	fflush(stdout);
-	if (atomic_load(&n_errors) > MAX_ERRORS)
-		fprintf(stderr, "smtp-load: %d more errors not shown\n",
-		    atomic_load(&n_errors) - MAX_ERRORS);
+	lb_error_summary();
 
-	for (c = 0; c < opt.conc; c++)
+	for (c = 0; c < opt.conc; c++) {
 		free(sessions[c].out);
+		lb_lat_free(&sessions[c].lat);
+		lb_conn_free(&sessions[c].conn);
+	}
 	free(sessions);
-	free(threads);
-	free(latency_ms);
-	freeaddrinfo(server_ai);
+	lb_lat_free(&lat);
 	return fail == 0 ? 0 : 1;
 }
