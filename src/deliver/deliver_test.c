@@ -120,6 +120,15 @@ test_commit_two_targets(void **state)
 	uint64_t used;
 	assert_int_equal(maildir_usage(targets[0].path, &used), 0);
 	assert_int_equal(used, job.size);
+	/* A message in an IMAP folder (Maildir++ ".Archive") counts too. */
+	snprintf(p, sizeof(p), "%s/.Archive", targets[0].path);
+	assert_int_equal(maildir_ensure(p), 0);
+	snprintf(p, sizeof(p), "%s/.Archive/cur/1.M1P1Q1R1.h,S=100:2,S", targets[0].path);
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(maildir_usage(targets[0].path, &used), 0);
+	assert_int_equal(used, job.size + 100);
 }
 
 static void

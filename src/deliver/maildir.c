@@ -139,15 +139,41 @@ usage_of(const char *dir, uint64_t *total)
 	return 0;
 }
 
+/* new/ and cur/ of one folder (the root or a Maildir++ ".Folder"). */
+static int
+folder_usage(const char *path, uint64_t *total)
+{
+	char sub[PATH_MAX];
+
+	snprintf(sub, sizeof(sub), "%s/new", path);
+	if (usage_of(sub, total) == -1)
+		return -1;
+	snprintf(sub, sizeof(sub), "%s/cur", path);
+	return usage_of(sub, total);
+}
+
 int
 maildir_usage(const char *path, uint64_t *bytes_out)
 {
 	char sub[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int rc;
 
 	*bytes_out = 0;
-	snprintf(sub, sizeof(sub), "%s/new", path);
-	if (usage_of(sub, bytes_out) == -1)
+	if ((rc = folder_usage(path, bytes_out)) == -1)
 		return -1;
-	snprintf(sub, sizeof(sub), "%s/cur", path);
-	return usage_of(sub, bytes_out);
+	/* IMAP folders count too: moving mail out of INBOX frees no quota. */
+	if ((d = opendir(path)) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((de = readdir(d)) != NULL && rc == 0) {
+		if (de->d_name[0] != '.' || strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >= (int)sizeof(sub))
+			continue;
+		rc = folder_usage(sub, bytes_out);
+	}
+	closedir(d);
+	return rc;
 }

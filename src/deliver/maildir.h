@@ -24,8 +24,9 @@ int	maildir_ensure(const char *path);
 /* A new unique file name for a message of size bytes (thread-safe). */
 void	maildir_unique_name(char *out, size_t outlen, uint64_t size);
 /*
- * Bytes used by the messages in path/new and path/cur, from the ,S= of the
- * file names (a stat for names without it). 0 or -1.
+ * Bytes used by the messages in path/new and path/cur and in those of its
+ * Maildir++ folders (path/.Name), from the ,S= of the file names (a stat
+ * for names without it). 0 or -1.
  */
 int	maildir_usage(const char *path, uint64_t *bytes_out);
 

@@ -76,6 +76,19 @@ has_children(const struct store_mailbox_info *all, size_t n, const char *name)
 	return 0;
 }
 
+/* RECURSIVEMATCH (RFC 5258 3.5): a subscribed mailbox below name? */
+static int
+has_subscribed_child(const struct store_mailbox_info *all, size_t n, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < n; i++)
+		if (all[i].subscribed && strncmp(all[i].name, name, len) == 0 &&
+		    all[i].name[len] == STORE_DELIM)
+			return 1;
+	return 0;
+}
+
 static void
 out_status(struct imapd_session *s, const char *name, unsigned items)
 {
@@ -107,7 +120,7 @@ out_status(struct imapd_session *s, const char *name, unsigned items)
 
 static void
 out_list_entry(struct imapd_session *s, const struct store_mailbox_info *all, size_t n,
-    const struct store_mailbox_info *mb, int lsub)
+    const struct store_mailbox_info *mb, int lsub, int childinfo)
 {
 	const struct imap_cmd *c = &s->cmd;
 	const char *sep = "";
@@ -135,14 +148,20 @@ out_list_entry(struct imapd_session *s, const struct store_mailbox_info *all, si
 			}
 	imapd_out(s, ") \"/\" ");
 	imapd_out_mailbox(s, mb->name);
+	if (childinfo)
+		imapd_out(s, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 	imapd_out(s, "\r\n");
 	if (!lsub && !mb->nonexistent && (c->list_return & IMAP_LIST_RET_STATUS))
 		out_status(s, mb->name, c->list_status);
 }
 
+/*
+ * 0: not listed; 1: listed; 2: listed for its subscribed children only, 3:
+ * subscribed and with subscribed children (both with CHILDINFO, RFC 5258).
+ */
 static int
-listed(struct imapd_session *s, const struct store_mailbox_info *mb, char pats[][STORE_NAME_MAX],
-    size_t npats, int lsub)
+listed(struct imapd_session *s, const struct store_mailbox_info *all, size_t n,
+    const struct store_mailbox_info *mb, char pats[][STORE_NAME_MAX], size_t npats, int lsub)
 {
 	const struct imap_cmd *c = &s->cmd;
 	int match = 0;
@@ -151,8 +170,14 @@ listed(struct imapd_session *s, const struct store_mailbox_info *mb, char pats[]
 		match = pattern_match(pats[p], mb->name);
 	if (!match)
 		return 0;
-	if (lsub || (c->list_select & IMAP_LIST_SEL_SUBSCRIBED))
+	if (lsub)
 		return mb->subscribed;
+	if (c->list_select & IMAP_LIST_SEL_SUBSCRIBED) {
+		if ((c->list_select & IMAP_LIST_SEL_RECURSIVEMATCH) &&
+		    has_subscribed_child(all, n, mb->name))
+			return mb->subscribed ? 3 : 2;
+		return mb->subscribed;
+	}
 	if (mb->nonexistent)
 		return 0;
 	if (c->list_select & IMAP_LIST_SEL_SPECIAL_USE)
@@ -190,9 +215,11 @@ imapd_run_list(struct imapd_session *s)
 		free(p);
 		return IMAPD_RUN_DONE;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (listed(s, &all[i], p, npats, lsub))
-			out_list_entry(s, all, n, &all[i], lsub);
+	for (size_t i = 0; i < n; i++) {
+		int how = listed(s, all, n, &all[i], p, npats, lsub);
+		if (how != 0)
+			out_list_entry(s, all, n, &all[i], lsub, how >= 2);
+	}
 	free(all);
 	free(p);
 	imapd_report_changes(s, 1);

@@ -21,30 +21,40 @@ store_configure(void)
 	(void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
 }
 
+static void
+store_free(struct store *st)
+{
+	free(st->maildir);
+	free(st->index_path);
+	free(st);
+}
+
 struct store *
 store_open(const char *maildir, char *why, size_t whylen)
 {
 	static const char *subdirs[] = { "cur", "new", "tmp" };
-	struct store *st = xcalloc(1, sizeof(*st));
+	struct store *st;
 	char sub[PATH_MAX];
 
-	if (str_copy(st->maildir, maildir, sizeof(st->maildir)) == -1 ||
-	    snprintf(st->index_path, sizeof(st->index_path), "%s/%s", maildir,
-	    STORE_INDEX_NAME) >= (int)sizeof(st->index_path)) {
+	/* Every path below the root must fit PATH_MAX with room for names. */
+	if (strlen(maildir) + sizeof(STORE_INDEX_NAME) + 1 >= PATH_MAX / 2) {
 		snprintf(why, whylen, "%s: path too long", maildir);
-		free(st);
 		return NULL;
 	}
+	st = xcalloc(1, sizeof(*st));
+	st->maildir = xstrdup(maildir);
+	st->index_path = xmalloc(strlen(maildir) + sizeof(STORE_INDEX_NAME) + 1);
+	sprintf(st->index_path, "%s/%s", maildir, STORE_INDEX_NAME);
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(sub, sizeof(sub), "%s/%s", maildir, subdirs[i]);
 		if (fs_mkdir_p(sub, 0700) == -1) {
 			snprintf(why, whylen, "%s: %s", sub, strerror(errno));
-			free(st);
+			store_free(st);
 			return NULL;
 		}
 	}
 	if (store_index_open(st, why, whylen) == -1) {
-		free(st);
+		store_free(st);
 		return NULL;
 	}
 	if (store_mailboxes_init(st, why, whylen) != 0) {
@@ -60,6 +70,6 @@ store_close(struct store **storep)
 	if (*storep == NULL)
 		return;
 	store_index_close(*storep);
-	free(*storep);
+	store_free(*storep);
 	*storep = NULL;
 }

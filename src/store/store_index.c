@@ -147,7 +147,7 @@ index_try_open(struct store *st, char *why, size_t whylen)
 	 * SEARCH over every row's cached headers costs no read(2) per page.
 	 */
 	if ((rc = exec_sql(st, "PRAGMA cache_size = -256", why, whylen)) != 0 ||
-	    (rc = exec_sql(st, "PRAGMA mmap_size = 268435456", why, whylen)) != 0 ||
+	    (rc = exec_sql(st, "PRAGMA mmap_size = " STORE_INDEX_MMAP, why, whylen)) != 0 ||
 	    (rc = exec_sql(st, "PRAGMA synchronous = OFF", why, whylen)) != 0 ||
 	    (rc = exec_sql(st, "PRAGMA journal_mode = WAL", why, whylen)) != 0)
 		return rc;
@@ -365,7 +365,7 @@ store_index_box_insert(struct store *st, const char *name, unsigned special_use,
     struct store_box *out, char *why, size_t whylen)
 {
 	sqlite3_stmt *q;
-	uint32_t uidvalidity;
+	uint32_t uidvalidity = 0;
 	int rc;
 
 	if ((rc = next_uidvalidity(st, &uidvalidity, why, whylen)) != 0)

@@ -157,6 +157,10 @@ store_mailbox_open(struct store *st, const char *name, int flags,
 	struct store_mailbox *mb;
 	int rc;
 
+	if (!st->mapped) {
+		sqlite3_exec(st->db, "PRAGMA mmap_size = " STORE_INDEX_MMAP, NULL, NULL, NULL);
+		st->mapped = 1;
+	}
 	mb = xcalloc(1, sizeof(*mb));
 	mb->store = st;
 	mb->lock_fd = -1;

@@ -368,6 +368,43 @@ store_mailboxes_init(struct store *st, char *why, size_t whylen)
 
 /* --- LIST --- */
 
+/*
+ * Folders another program made (mutt, a migration) after the index was
+ * built: found on disk at each LIST and given a row. Nothing is written
+ * when there are none.
+ */
+static int
+adopt_folders(struct store *st, char *why, size_t whylen)
+{
+	struct store_box box;
+	struct names found, missing = { 0 };
+	int rc = 0;
+
+	if (discover(st, &found, why, whylen) != 0)
+		return -1;
+	for (size_t i = 0; i < found.n && rc >= 0; i++)
+		if ((rc = store_index_box_by_name(st, found.v[i], &box, why, whylen)) == 1)
+			names_add(&missing, found.v[i]);
+	names_free(&found);
+	if (rc < 0 || missing.n == 0) {
+		names_free(&missing);
+		return rc < 0 ? -1 : 0;
+	}
+	if ((rc = store_index_begin(st, why, whylen)) == 0) {
+		/* Sorted: parents come first. Another session may have added one. */
+		for (size_t i = 0; i < missing.n && rc == 0; i++)
+			if ((rc = store_index_box_by_name(st, missing.v[i], &box, why, whylen)) == 1)
+				rc = store_mailboxes_add(st, missing.v[i],
+				    store_name_special_use(missing.v[i]), &box, why, whylen);
+		if (rc == 0)
+			rc = store_index_commit(st, why, whylen);
+		else
+			store_index_rollback(st);
+	}
+	names_free(&missing);
+	return rc == 0 ? 0 : -1;
+}
+
 static int
 info_cmp(const void *a, const void *b)
 {
@@ -391,7 +428,7 @@ store_list(struct store *st, struct store_mailbox_info **out, size_t *nout, char
 
 	*out = NULL;
 	*nout = 0;
-	if (subs_read(st, &subs, why, whylen) < 0)
+	if (adopt_folders(st, why, whylen) == -1 || subs_read(st, &subs, why, whylen) < 0)
 		return -1;
 	if (sqlite3_prepare_v2(st->db, "SELECT name, special_use FROM mailboxes", -1, &q,
 	    NULL) != SQLITE_OK) {

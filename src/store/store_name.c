@@ -175,6 +175,7 @@ store_name_from_dir(const char *entry, char *out, size_t outlen)
 {
 	char raw[STORE_NAME_MAX], canon[STORE_NAME_MAX];
 	struct store fake;
+	char empty[1] = "";
 	char again[PATH_MAX];
 	size_t o = 0;
 
@@ -200,7 +201,8 @@ store_name_from_dir(const char *entry, char *out, size_t outlen)
 	    strcmp(canon, "INBOX") == 0)
 		return -1;
 	/* Only the canonical spelling: ".inbox.x" or "%2e" would name another folder. */
-	fake.maildir[0] = '\0';
+	memset(&fake, 0, sizeof(fake));
+	fake.maildir = empty;
 	if (store_name_path(&fake, canon, again, sizeof(again)) == -1 ||
 	    strcmp(again + 1, entry) != 0)
 		return -1;

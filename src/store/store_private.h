@@ -19,12 +19,17 @@
 #include "store/store.h"
 
 struct sqlite3;
+
+/* Bytes of the index read through a mapping while a mailbox is open. */
+#define STORE_INDEX_MMAP	"268435456"
+
 struct sqlite3_stmt;
 
 struct store {
-	char		 maildir[PATH_MAX];
-	char		 index_path[PATH_MAX];
+	char		*maildir;	/* owned; sized to fit (a thousand sessions keep one) */
+	char		*index_path;
 	struct sqlite3	*db;
+	int		 mapped;	/* the index is read through mmap (a mailbox is open) */
 };
 
 struct store_mailbox {

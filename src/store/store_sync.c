@@ -316,8 +316,15 @@ store_poll(struct store *st, const char *name, uint32_t *uidvalidity_out,
 void
 store_release_memory(struct store *st)
 {
-	if (st->db != NULL)
-		sqlite3_db_release_memory(st->db);
+	if (st->db == NULL)
+		return;
+	sqlite3_db_release_memory(st->db);
+	/*
+	 * The mapping is shared page cache, but each connection's touched pages
+	 * count in the process's RSS: unmap until a mailbox is opened again.
+	 */
+	sqlite3_exec(st->db, "PRAGMA mmap_size = 0", NULL, NULL, NULL);
+	st->mapped = 0;
 }
 
 /* --- STATUS and usage --- */

@@ -404,6 +404,18 @@ test_create_nested_and_list_order(void **state)
 	assert_string_equal(list_str(st), "INBOX:0:1:0 Archive:2:1:0 Drafts:4:1:0 "
 	    "Flagged:8:0:0 INBOX/Sub:0:0:0 Junk:10:1:0 Sent:20:1:0 Trash:40:1:0 Work:0:0:0 "
 	    "Work/2024:0:0:0 Work/2024/Q1:0:0:0 work:0:0:0");
+	/* A folder another program made (mutt: mkdir .Lists.tern{,/cur,/new,/tmp})
+	 * shows at the next list, with its parent; a stray dot-file does not. */
+	char dir[600];
+	const char *subs[] = { "", "/cur", "/new", "/tmp" };
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(dir, sizeof(dir), "%s/.Lists.tern%s", root, subs[i]);
+		assert_int_equal(mkdir(dir, 0700), 0);
+	}
+	put("", ".hidden", "x");
+	assert_string_equal(list_str(st), "INBOX:0:1:0 Archive:2:1:0 Drafts:4:1:0 "
+	    "Flagged:8:0:0 INBOX/Sub:0:0:0 Junk:10:1:0 Lists:0:0:0 Lists/tern:0:0:0 "
+	    "Sent:20:1:0 Trash:40:1:0 Work:0:0:0 Work/2024:0:0:0 Work/2024/Q1:0:0:0 work:0:0:0");
 	store_close(&st);
 }
 

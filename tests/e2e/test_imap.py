@@ -555,6 +555,14 @@ def test_list_default_folders_and_extended(tern):
     # LSUB (RFC 3501)
     got = parse_list(r.ok('LSUB "" "*"'), b"LSUB")
     assert [g[0] for g in got] == DEFAULT_FOLDERS and all(g[1] == set() for g in got), got
+    # RECURSIVEMATCH (RFC 5258 3.5): an unsubscribed parent of a subscribed
+    # mailbox is listed with CHILDINFO, and only with RECURSIVEMATCH
+    r.ok("CREATE Lists/tern")
+    r.ok("SUBSCRIBE Lists/tern")
+    untagged = r.ok('LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"')
+    assert b'* LIST (\\HasChildren) "/" "Lists" ("CHILDINFO" ("SUBSCRIBED"))' in untagged, \
+        untagged
+    assert [g[0] for g in parse_list(r.ok('LIST (SUBSCRIBED) "" "%"'))] == DEFAULT_FOLDERS
     r.close()
 
 
