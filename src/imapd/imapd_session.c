@@ -684,12 +684,15 @@ literal_start(struct imapd_session *s, uint64_t size, int nonsync)
 	    IMAPD_LITERALS_MAX - s->lit_total;
 
 	if (s->state == IMAPD_S_NOTAUTH && append)
-		max = 0;
+		max = 0;	/* nobody stores a message before logging in */
 	if (size > max && !s->cmd_refused) {
-		snprintf(s->refuse_text, sizeof(s->refuse_text), append ?
-		    "NO [TOOBIG] Message is larger than %llu octets" :
-		    "BAD [TOOBIG] Literals are limited to %llu octets in all",
-		    (unsigned long long)max);
+		if (max == 0 && append)
+			str_copy(s->refuse_text, "BAD Log in first", sizeof(s->refuse_text));
+		else
+			snprintf(s->refuse_text, sizeof(s->refuse_text), append ?
+			    "NO [TOOBIG] Message is larger than %llu octets" :
+			    "BAD [TOOBIG] Literals are limited to %llu octets in all",
+			    (unsigned long long)max);
 		if (!nonsync) {
 			/* The client waits for "+": it never sends the literal. */
 			imapd_tagged(s, 1, "%s", s->refuse_text);
