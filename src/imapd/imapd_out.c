@@ -32,6 +32,8 @@ imapd_out_tagged(struct imapd_session *s, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (s->end_pending)
+		return;		/* a BYE is out: the session ends without a tagged reply */
 	evbuffer_add_printf(s->out, "%s ", s->tag);
 	va_start(ap, fmt);
 	evbuffer_add_vprintf(s->out, fmt, ap);

@@ -127,7 +127,17 @@ imapd_report_changes(struct imapd_session *s, int allow_expunge)
 
 	if (s->mb == NULL || !allow_expunge)
 		return;	/* FETCH, STORE, SEARCH: no EXPUNGE may be sent (RFC 9051 7.5.1) */
-	if (store_mailbox_refresh(s->mb, &ch, why, sizeof(why)) == -1) {
+	switch (store_mailbox_refresh(s->mb, &ch, why, sizeof(why))) {
+	case 0:
+		break;
+	case 1:
+		/* Another session deleted it: nothing we could say would be true. */
+		log_info("session=%s event=mailbox-gone user=%s mailbox=\"%s\"", s->id, s->user,
+		    s->mbname);
+		imapd_out(s, "* BYE The selected mailbox was deleted\r\n");
+		s->end_pending = 1;
+		return;
+	default:
 		log_error("session=%s event=refresh-failed user=%s: %s", s->id, s->user, why);
 		return;
 	}

@@ -217,8 +217,10 @@ struct store_changes {
  * Bring the view up to date: deliveries in new/, changes made by other
  * sessions (through the index), and changes other programs made to cur/
  * (noticed by cur/'s mtime). Cheap when nothing changed. Changes this
- * handle made itself are not reported. 0, or -1 with why (the view stays
- * as it was). Free *out with store_changes_free().
+ * handle made itself are not reported. 0; 1 when the mailbox was deleted
+ * (or renamed away and its row is gone) meanwhile; -1 with why on an error
+ * (the view stays as it was in both cases). Free *out with
+ * store_changes_free().
  */
 int		 store_mailbox_refresh(struct store_mailbox *, struct store_changes *out,
 		    char *why, size_t whylen);

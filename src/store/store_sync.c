@@ -249,8 +249,10 @@ store_mailbox_refresh(struct store_mailbox *mb, struct store_changes *out, char 
 		follow_name(mb, &box);
 		rc = begin_synced(st, mb->path, &box, why, whylen);
 	}
-	if (rc == 1)
+	if (rc == 1) {
 		snprintf(why, whylen, "mailbox %s was deleted", mb->name);
+		return 1;
+	}
 	if (rc != 0)
 		return -1;
 	if (box.highestmodseq > mb->known_modseq) {

@@ -1476,6 +1476,21 @@ def test_two_sessions_see_each_others_changes(tern):
     b.close()
 
 
+def test_selected_mailbox_deleted_by_another_session(tern):
+    """The session whose mailbox vanished is told so (BYE) at its next command."""
+    a = tern.imap_raw(login=True)
+    b = tern.imap_raw(login=True)
+    a.ok("CREATE Doomed")
+    select(b, "Doomed")
+    a.ok("DELETE Doomed")
+    b.send(b"n1 NOOP\r\n")
+    line = b.response()
+    assert line.startswith(b"* BYE"), line
+    b.raw.expect_closed()                               # no tagged reply after the BYE
+    a.ok("NOOP")                                        # the other session is fine
+    a.close()
+
+
 def test_idle(tern):
     deliver(tern, "i0@test")
     a = tern.imap_raw(login=True)
