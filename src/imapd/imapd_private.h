@@ -151,7 +151,6 @@ struct imapd_session {
 	int			 readonly;	/* EXAMINE */
 	char			 mbname[STORE_NAME_MAX];
 	int			 idling;	/* IDLE: waiting for DONE */
-	int			 idle_polling;	/* an IDLE poll job runs */
 	int			 end_pending;	/* a job asked to end the session (BYE sent) */
 
 	/* SEARCH RETURN (SAVE): the messages "$" means, by UID (RFC 5182) */

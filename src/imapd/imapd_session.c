@@ -182,21 +182,33 @@ run_work(void *arg)
 		s->run = NULL;
 }
 
+/*
+ * Back on the loop after any pool job: queue what it wrote. 0 when the
+ * session is gone or ending and the caller must stop here.
+ */
+static int
+job_returned(struct imapd_session *s)
+{
+	s->job_pending = 0;
+	if (s->dead) {
+		imapd_session_free(s);
+		return 0;
+	}
+	evbuffer_add_buffer(bufferevent_get_output(s->bev), s->out);
+	if (s->end_pending) {
+		imapd_session_end(s, "mailbox-gone");
+		return 0;
+	}
+	return 1;
+}
+
 static void
 run_done(void *arg)
 {
 	struct imapd_session *s = arg;
 
-	s->job_pending = 0;
-	if (s->dead) {
-		imapd_session_free(s);
+	if (!job_returned(s))
 		return;
-	}
-	evbuffer_add_buffer(bufferevent_get_output(s->bev), s->out);
-	if (s->end_pending) {
-		imapd_session_end(s, "mailbox-gone");
-		return;
-	}
 	if (s->run != NULL) {
 		/* More output to come: session_write resumes below the low mark. */
 		return;
@@ -393,17 +405,8 @@ idle_poll_done(void *arg)
 {
 	struct imapd_session *s = arg;
 
-	s->job_pending = 0;
-	s->idle_polling = 0;
-	if (s->dead) {
-		imapd_session_free(s);
+	if (!job_returned(s))
 		return;
-	}
-	evbuffer_add_buffer(bufferevent_get_output(s->bev), s->out);
-	if (s->end_pending) {
-		imapd_session_end(s, "mailbox-gone");
-		return;
-	}
 	session_process(s);	/* DONE may have come while polling */
 	if (s->idling && s->bev != NULL)
 		idle_arm(s);
@@ -416,7 +419,6 @@ idle_poll(evutil_socket_t fd, short what, void *arg)
 
 	if (!s->idling || s->job_pending)
 		return;
-	s->idle_polling = 1;
 	s->job_pending = 1;
 	pool_submit(s->srv->pool, idle_poll_work, idle_poll_done, s);
 }

@@ -289,10 +289,6 @@ struct store_cached {
 	const char	*headers;	/* NULL when not cached */
 };
 
-/* ENVELOPE and BODYSTRUCTURE of one message: 1 with both (caller frees), 0 when
- * not cached, -1 on error. */
-int		 store_cache_get(struct store_mailbox *, uint32_t uid, char **envelope_out,
-		    char **bodystructure_out);
 /*
  * Everything cached for the messages with lo <= uid <= hi, in one query:
  * fn(arg, c) for each message that has something, in UID order (c and its

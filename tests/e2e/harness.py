@@ -801,3 +801,31 @@ def _tern_imap_raw(self, listener="imap", login=False, timeout=10.0, user=IMAP_U
 
 Tern.imap = _tern_imap
 Tern.imap_raw = _tern_imap_raw
+
+
+# ---------------------------------------------------------------- stored messages
+
+def maildir_key(name):
+    """Delivery order of a Maildir file name "SECONDS.MMICROSECONDS..." (the
+    microseconds are not zero-padded, so plain name order is wrong)."""
+    m = re.match(r"^(\d+)\.M(\d+)", name)
+    return (int(m.group(1)), int(m.group(2)), name) if m else (float("inf"), 0, name)
+
+
+def stored_messages(tern, addr, folder=""):
+    """The bytes of a folder's messages ("" = INBOX; "Sent" is .Sent), from
+    new/ and cur/, in delivery order."""
+    root = os.path.dirname(tern.maildir_path(addr, "new"))
+    d = os.path.join(root, folder) if folder else root
+    files = []
+    for sub in ("new", "cur"):
+        try:
+            files += [os.path.join(d, sub, n) for n in os.listdir(os.path.join(d, sub))]
+        except FileNotFoundError:
+            pass
+    files.sort(key=lambda f: maildir_key(os.path.basename(f)))
+    out = []
+    for p in files:
+        with open(p, "rb") as f:
+            out.append(f.read())
+    return out

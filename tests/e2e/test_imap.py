@@ -60,36 +60,15 @@ def maildir_root(t, addr=USER):
     return os.path.dirname(t.maildir_path(addr, "new"))
 
 
-def maildir_key(name):
-    """Delivery order of a Maildir file name "SECONDS.MMICROSECONDS..." (the
-    microseconds are not zero-padded, so plain name order is wrong)."""
-    m = re.match(r"^(\d+)\.M(\d+)", name)
-    return (int(m.group(1)), int(m.group(2)), name) if m else (float("inf"), 0, name)
-
-
 def stored(t, addr=USER, folder=""):
-    """The files of a folder in delivery order, from new/ and cur/."""
-    root = maildir_root(t, addr)
-    d = os.path.join(root, folder) if folder else root
-    files = []
-    for sub in ("new", "cur"):
-        try:
-            files += [os.path.join(d, sub, n) for n in os.listdir(os.path.join(d, sub))]
-        except FileNotFoundError:
-            pass
-    files.sort(key=lambda f: maildir_key(os.path.basename(f)))
-    out = []
-    for p in files:
-        with open(p, "rb") as f:
-            out.append(f.read())
-    return out
+    return harness.stored_messages(t, addr, folder)
 
 
 def cur_files(t, addr=USER, folder=""):
     root = maildir_root(t, addr)
     d = os.path.join(root, folder, "cur") if folder else os.path.join(root, "cur")
     try:
-        return sorted(os.listdir(d), key=maildir_key)
+        return sorted(os.listdir(d), key=harness.maildir_key)
     except FileNotFoundError:
         return []
 

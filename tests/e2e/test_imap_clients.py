@@ -42,29 +42,9 @@ def deliver(t, msgid, subject="test", body=b"Hello.\r\n"):
     return msg
 
 
-def maildir_key(name):
-    """Delivery order of a Maildir file name "SECONDS.MMICROSECONDS..." (the
-    microseconds are not zero-padded, so plain name order is wrong)."""
-    m = re.match(r"^(\d+)\.M(\d+)", name)
-    return (int(m.group(1)), int(m.group(2)), name) if m else (float("inf"), 0, name)
-
-
 def stored(t, folder=""):
     """Contents of a folder's messages in delivery order."""
-    root = os.path.dirname(t.maildir_path(USER, "new"))
-    d = os.path.join(root, folder) if folder else root
-    files = []
-    for sub in ("new", "cur"):
-        try:
-            files += [os.path.join(d, sub, n) for n in os.listdir(os.path.join(d, sub))]
-        except FileNotFoundError:
-            pass
-    files.sort(key=lambda f: maildir_key(os.path.basename(f)))
-    out = []
-    for p in files:
-        with open(p, "rb") as f:
-            out.append(f.read())
-    return out
+    return harness.stored_messages(t, USER, folder)
 
 
 def run(argv, timeout=60, **kw):

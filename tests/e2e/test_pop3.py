@@ -8,9 +8,7 @@ bytes a client receives are compared with the file in the Maildir.
 import base64
 import os
 import poplib
-import re
 import shutil
-import socket
 import ssl
 import subprocess
 import time
@@ -72,23 +70,8 @@ def deliver(t, msgid, body=b"Hello.\r\n", to=USER, extra=b""):
 
 
 def stored(t, addr=USER):
-    """Contents of the stored messages in delivery order, from new/ and cur/.
-
-    The order is the store's: the second, then the microsecond of the name
-    ("<sec>.M<usec>..."), whose digits are not zero-padded.
-    """
-    files = t.maildir(addr, "new") + t.maildir(addr, "cur")
-
-    def arrival(p):
-        m = re.match(r"(\d+)\.M(\d+)", os.path.basename(p))
-        return (int(m.group(1)), int(m.group(2)), os.path.basename(p)) if m else (0, 0, p)
-
-    files.sort(key=arrival)
-    out = []
-    for p in files:
-        with open(p, "rb") as f:
-            out.append(f.read())
-    return out
+    """Contents of the stored messages in delivery order, from new/ and cur/."""
+    return harness.stored_messages(t, addr)
 
 
 def login(port, user=USER, password=PASSWORD):
